@@ -4,6 +4,7 @@
 //! does (smooth weighted round robin, least_conn, ip_hash, ketama consistent hash, random two),
 //! with passive (max_fails/fail_timeout) and active (`health_check`) health.
 
+pub mod balance;
 pub mod config;
 
 pub use config::{check_file, check_str, render_all, Diagnostic, ProxyConfig};
