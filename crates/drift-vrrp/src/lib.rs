@@ -7,4 +7,13 @@
 //!
 //! No tokio, no libc: the simulator and the fuzzers build in seconds.
 
+pub mod config;
+pub mod instance;
+pub mod policy;
+pub mod stats;
+pub mod timers;
 pub mod wire;
+
+pub use config::{Auth, InitialState, InstanceConfig, UnicastPeer};
+pub use instance::{Action, Input, Instance, State};
+pub use stats::{Drops, Stats};
