@@ -1,0 +1,217 @@
+//! VRRP raw sockets between two namespaces on a bridge (needs root).
+//!
+//! Pattern: each socket is *created* on a thread that entered the host's namespace
+//! (`Netns::run_in`), after which the fd can be used from any thread — a socket stays in the
+//! namespace it was created in.
+
+mod common;
+
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use drift_net::raw::{
+    AsyncVrrpSocket, Family, Received, VrrpSocket, VrrpSocketConfig, VRRP_GROUP_V4, VRRP_GROUP_V6,
+};
+use drift_testkit::{skip_unless_root, wait_until, Host, Lab, HOST_IF};
+
+/// A VRRPv3-shaped payload (header + one IPv6-sized address slot); content is opaque here.
+const PAYLOAD: [u8; 24] = [
+    0x31, 51, 100, 1, 0, 100, 0, 0, 10, 203, 0, 110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+fn open(host: &Host, family: Family, src: Option<IpAddr>) -> VrrpSocket {
+    let index = host.ifindex().unwrap();
+    let mut cfg = VrrpSocketConfig::new(family, HOST_IF, index);
+    cfg.src = src;
+    host.run_in(|| VrrpSocket::open(cfg)).unwrap()
+}
+
+fn recv_within(sock: &VrrpSocket, timeout: Duration) -> Received {
+    let mut got = None;
+    let found = wait_until(timeout, Duration::from_millis(2), || match sock.recv() {
+        Ok(p) => {
+            got = Some(p);
+            true
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+        Err(e) => panic!("recv: {e}"),
+    });
+    assert!(found.is_some(), "nothing received within {timeout:?}");
+    got.unwrap()
+}
+
+fn assert_fresh_kernel_stamp(p: &Received) {
+    let kernel = p.time.kernel.expect("SO_TIMESTAMPNS stamp present");
+    let age = SystemTime::now().duration_since(kernel).unwrap();
+    assert!(age < Duration::from_secs(5), "stamp {age:?} old");
+    assert!(p.time.kernel_instant() <= p.time.read_instant);
+}
+
+fn assert_queue_empty(sock: &VrrpSocket) {
+    let r = sock.recv();
+    assert!(
+        matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+        "unexpected {r:?}"
+    );
+}
+
+#[test]
+fn ipv4_multicast_advert_arrives_with_src_dst_ttl_255_and_kernel_time() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(h1.ipv4())));
+    let rx = open(h2, Family::V4, None);
+    tx.send_to(&PAYLOAD, IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(p.src, IpAddr::V4(h1.ipv4()));
+    assert_eq!(p.dst, IpAddr::V4(VRRP_GROUP_V4));
+    assert_eq!(p.ttl, 255);
+    assert_eq!(p.payload, PAYLOAD);
+    assert_fresh_kernel_stamp(&p);
+    // IP_MULTICAST_LOOP is off: the sender never hears its own advert.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_queue_empty(&tx);
+}
+
+#[test]
+fn ipv4_unicast_advert_uses_the_bound_source_address() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    // A secondary address as unicast_src_ip, to prove the bind (not the primary) picks the source.
+    let src = lab.addr_v4(201);
+    h1.ip(&["addr", "add", &format!("{src}/24"), "dev", HOST_IF])
+        .unwrap();
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(src)));
+    let rx = open(h2, Family::V4, None);
+    tx.send_to(&PAYLOAD, IpAddr::V4(h2.ipv4())).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        (p.src, p.dst, p.ttl),
+        (IpAddr::V4(src), IpAddr::V4(h2.ipv4()), 255)
+    );
+    assert_eq!(p.payload, PAYLOAD);
+}
+
+#[test]
+fn ipv4_ttl_is_read_from_the_header_not_assumed() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let rx = open(h2, Family::V4, None);
+    let sloppy = h1.run_in(|| {
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(112)),
+        )
+        .unwrap();
+        s.bind_device(Some(HOST_IF.as_bytes())).unwrap();
+        s.set_multicast_ttl_v4(7).unwrap();
+        s
+    });
+    let group = std::net::SocketAddr::from((VRRP_GROUP_V4, 0));
+    sloppy.send_to(&PAYLOAD, &group.into()).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        p.ttl, 7,
+        "a forged/forwarded advert must be visible as such"
+    );
+}
+
+#[test]
+fn ipv6_multicast_advert_arrives_with_hop_limit_255_and_pktinfo_dst() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let ll = h1.ipv6_link_local().unwrap();
+    let tx = open(h1, Family::V6, Some(IpAddr::V6(ll)));
+    let rx = open(h2, Family::V6, None);
+    tx.send_to(&PAYLOAD, IpAddr::V6(VRRP_GROUP_V6)).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(p.src, IpAddr::V6(ll));
+    assert_eq!(p.dst, IpAddr::V6(VRRP_GROUP_V6));
+    assert_eq!(p.ttl, 255);
+    // IPV6_CHECKSUM: the kernel wrote the pseudo-header checksum at offset 6; the rest is ours.
+    assert_eq!(p.payload.len(), PAYLOAD.len());
+    assert_eq!(p.payload[..6], PAYLOAD[..6]);
+    assert_ne!(p.payload[6..8], [0, 0]);
+    assert_eq!(p.payload[8..], PAYLOAD[8..]);
+    assert_fresh_kernel_stamp(&p);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_queue_empty(&tx);
+}
+
+#[test]
+fn ipv6_unicast_advert_to_a_link_local_peer() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let (ll1, ll2) = (h1.ipv6_link_local().unwrap(), h2.ipv6_link_local().unwrap());
+    let tx = open(h1, Family::V6, Some(IpAddr::V6(ll1)));
+    let rx = open(h2, Family::V6, None);
+    tx.send_to(&PAYLOAD, IpAddr::V6(ll2)).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        (p.src, p.dst, p.ttl),
+        (IpAddr::V6(ll1), IpAddr::V6(ll2), 255)
+    );
+}
+
+#[test]
+fn receiver_without_group_membership_ignores_multicast_but_gets_unicast() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(h1.ipv4())));
+    let cfg = VrrpSocketConfig::new(Family::V4, HOST_IF, h2.ifindex().unwrap()).without_multicast();
+    let rx = h2.run_in(|| VrrpSocket::open(cfg)).unwrap();
+    tx.send_to(&PAYLOAD, IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+    tx.send_to(&PAYLOAD, IpAddr::V4(h2.ipv4())).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        p.dst,
+        IpAddr::V4(h2.ipv4()),
+        "multicast must not arrive without IP_ADD_MEMBERSHIP"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_queue_empty(&rx);
+}
+
+#[test]
+fn async_socket_on_a_current_thread_runtime_receives_a_batch() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(h1.ipv4())));
+    let index = h2.ifindex().unwrap();
+    let batch = common::block_on_in(h2, || async move {
+        let rx = AsyncVrrpSocket::new(
+            VrrpSocket::open(VrrpSocketConfig::new(Family::V4, HOST_IF, index)).unwrap(),
+        )
+        .unwrap();
+        for i in 0..5u8 {
+            let mut p = PAYLOAD;
+            p[3] = i;
+            tx.send_to(&p, IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+        }
+        let first = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut rest = tokio::time::timeout(Duration::from_secs(3), rx.recv_batch(64))
+            .await
+            .unwrap()
+            .unwrap();
+        rest.insert(0, first);
+        rest
+    });
+    let order: Vec<u8> = batch.iter().map(|p| p.payload[3]).collect();
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+    assert!(batch
+        .iter()
+        .all(|p| p.src == IpAddr::V4(h1.ipv4()) && p.ttl == 255));
+}
