@@ -1,1 +1,194 @@
+//! Announcing a VIP's new owner: gratuitous ARP over AF_PACKET (IPv4) and unsolicited Neighbour
+//! Advertisements over a raw ICMPv6 socket (IPv6), as keepalived does after becoming master
+//! (RFC 5798 §6.4.2: "broadcast a gratuitous ARP request ... / send an unsolicited ND NA").
+//!
+//! The two frame builders here are deliberately tiny stand-ins; drift-vrrp's `wire` module owns
+//! the canonical builders and these will be deduplicated against it.
 
+use std::io;
+use std::mem::size_of;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::error::IoContext;
+use crate::raw::setup::attach_drop_all_filter;
+use crate::Result;
+
+const ETH_P_ARP: u16 = 0x0806;
+const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+/// All-nodes multicast, the destination of unsolicited NAs (RFC 4861 §7.2.6).
+pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+/// Gratuitous ARP *request* for `ip` from `mac`, byte-for-byte the frame keepalived 2.2.7 sends
+/// (target hardware address all-ones, sender IP = target IP). A request, not a reply, because
+/// receivers update existing entries from either, and requests also refresh switches' tables.
+pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 42] {
+    let mut f = [0u8; 42];
+    f[0..6].copy_from_slice(&BROADCAST_MAC);
+    f[6..12].copy_from_slice(&mac);
+    f[12..14].copy_from_slice(&ETH_P_ARP.to_be_bytes());
+    f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]); // Ethernet, IPv4, hlen 6, plen 4, request
+    f[22..28].copy_from_slice(&mac);
+    f[28..32].copy_from_slice(&ip.octets());
+    f[32..38].copy_from_slice(&BROADCAST_MAC);
+    f[38..42].copy_from_slice(&ip.octets());
+    f
+}
+
+/// ICMPv6 Neighbour Advertisement body for `target` at `mac`: Override set, Solicited clear (it
+/// is unsolicited), Router as given, with a Target Link-Layer Address option. The checksum is left
+/// zero: the kernel fills it for raw ICMPv6 sockets.
+pub fn unsolicited_na(target: Ipv6Addr, mac: [u8; 6], router: bool) -> [u8; 32] {
+    let mut p = [0u8; 32];
+    p[0] = 136; // Neighbor Advertisement
+    p[4] = 0x20 | if router { 0x80 } else { 0 }; // O (and R)
+    p[8..24].copy_from_slice(&target.octets());
+    p[24] = 2; // Target Link-Layer Address option
+    p[25] = 1; // length in units of 8 bytes
+    p[26..32].copy_from_slice(&mac);
+    p
+}
+
+/// Sends whole Ethernet frames out of one interface. Protocol 0, so it never receives anything.
+#[derive(Debug)]
+pub struct FrameSender {
+    fd: OwnedFd,
+    ifindex: u32,
+}
+
+impl FrameSender {
+    /// Open an AF_PACKET socket for `ifindex` (needs CAP_NET_RAW; in the caller thread's netns).
+    pub fn open(ifindex: u32) -> Result<FrameSender> {
+        // SAFETY: plain socket(2) call; the result is checked before use and then owned.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error())
+                .ctx("socket(AF_PACKET)", format!("ifindex {ifindex}"));
+        }
+        // SAFETY: `raw` is a fresh, valid fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        Ok(FrameSender { fd, ifindex })
+    }
+
+    /// Send one complete frame (Ethernet header included) to the broadcast/destination in it.
+    pub fn send_frame(&self, frame: &[u8]) -> io::Result<usize> {
+        if frame.len() < 14 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame shorter than an Ethernet header",
+            ));
+        }
+        // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = i32::try_from(self.ifindex).map_err(io::Error::other)?;
+        sll.sll_protocol = u16::from_be_bytes([frame[12], frame[13]]).to_be();
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&frame[..6]);
+        // SAFETY: `frame` and `sll` are live for the call and their exact lengths are passed.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Broadcast a gratuitous ARP for `ip` at `mac`.
+    pub fn send_garp(&self, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<usize> {
+        self.send_frame(&garp_frame(mac, ip))
+    }
+}
+
+/// Sends ICMPv6 messages with hop limit 255 (receivers drop ND messages with any other value,
+/// RFC 4861 §7.1.2) out of one interface. Deaf: a drop-all filter keeps its queue empty.
+#[derive(Debug)]
+pub struct NaSender {
+    sock: Socket,
+    ifindex: u32,
+}
+
+impl NaSender {
+    /// Open on `ifname`/`ifindex`; `src` (usually the link-local address) is bound as the source,
+    /// otherwise the kernel picks one.
+    pub fn open(ifname: &str, ifindex: u32, src: Option<Ipv6Addr>) -> Result<NaSender> {
+        let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
+            .ctx("socket(ICMPV6)", ifname)?;
+        sock.bind_device(Some(ifname.as_bytes()))
+            .ctx("SO_BINDTODEVICE", ifname)?;
+        sock.set_multicast_hops_v6(255)
+            .ctx("IPV6_MULTICAST_HOPS", ifname)?;
+        sock.set_unicast_hops_v6(255)
+            .ctx("IPV6_UNICAST_HOPS", ifname)?;
+        sock.set_multicast_if_v6(ifindex)
+            .ctx("IPV6_MULTICAST_IF", ifname)?;
+        sock.set_multicast_loop_v6(false)
+            .ctx("IPV6_MULTICAST_LOOP=0", ifname)?;
+        if let Some(src) = src {
+            let link_local = src.segments()[0] & 0xffc0 == 0xfe80;
+            let addr = SocketAddrV6::new(src, 0, 0, if link_local { ifindex } else { 0 });
+            sock.bind(&SockAddr::from(addr))
+                .ctx("bind NA source", format!("{src} on {ifname}"))?;
+        }
+        attach_drop_all_filter(&sock).ctx("SO_ATTACH_FILTER (drop all)", ifname)?;
+        Ok(NaSender { sock, ifindex })
+    }
+
+    /// Send an ICMPv6 payload (checksum filled by the kernel) to `dst`, normally [`ALL_NODES`].
+    pub fn send(&self, icmp: &[u8], dst: Ipv6Addr) -> io::Result<usize> {
+        let scoped = dst.is_multicast() || dst.segments()[0] & 0xffc0 == 0xfe80;
+        let addr = SocketAddrV6::new(dst, 0, 0, if scoped { self.ifindex } else { 0 });
+        self.sock.send_to(icmp, &SockAddr::from(addr))
+    }
+
+    /// Unsolicited NA for `target` at `mac` to all nodes.
+    pub fn send_unsolicited_na(
+        &self,
+        target: Ipv6Addr,
+        mac: [u8; 6],
+        router: bool,
+    ) -> io::Result<usize> {
+        self.send(&unsolicited_na(target, mac, router), ALL_NODES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garp_frame_matches_keepalived_capture_bytes() {
+        // /work/shared/captures/keepalived-v2-takeover.pcap: 10.203.0.12 announcing VIP .110.
+        let expected: [u8; 42] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c, 0x08, 0x06,
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c,
+            0x0a, 0xcb, 0x00, 0x6e, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0a, 0xcb, 0x00, 0x6e,
+        ];
+        let frame = garp_frame(
+            [0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c],
+            Ipv4Addr::new(10, 203, 0, 110),
+        );
+        assert_eq!(frame, expected);
+    }
+
+    #[test]
+    fn unsolicited_na_sets_override_not_solicited_and_carries_tlla() {
+        let target: Ipv6Addr = "fd00::110".parse().unwrap();
+        let na = unsolicited_na(target, [2, 0, 0, 0, 0, 1], false);
+        assert_eq!((na[0], na[1], na[4]), (136, 0, 0x20));
+        assert_eq!(&na[8..24], &target.octets());
+        assert_eq!(&na[24..32], &[2, 1, 2, 0, 0, 0, 0, 1]);
+        assert_eq!(unsolicited_na(target, [0; 6], true)[4], 0xa0);
+    }
+}

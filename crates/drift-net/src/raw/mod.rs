@@ -12,7 +12,7 @@
 mod async_socket;
 mod ipv4;
 mod recv;
-mod setup;
+pub(crate) mod setup;
 mod time;
 
 pub use async_socket::AsyncVrrpSocket;

@@ -167,7 +167,7 @@ fn set_multicast_if_v4_index(s: &Socket, ifindex: u32) -> io::Result<()> {
 }
 
 /// Classic BPF `ret #0`: accept zero bytes of every packet, i.e. queue nothing.
-fn attach_drop_all_filter(s: &Socket) -> io::Result<()> {
+pub(crate) fn attach_drop_all_filter(s: &Socket) -> io::Result<()> {
     let filter = [libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
