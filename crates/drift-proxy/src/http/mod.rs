@@ -1,0 +1,76 @@
+//! HTTP/1.1 reverse proxy on hyper 1: keep-alive to clients and (with `keepalive N`) to
+//! upstreams, streamed bodies, upgrades, slowloris and oversized-header defences.
+
+pub mod body;
+pub mod headers;
+pub mod pool;
+pub mod proxy;
+pub mod route;
+mod upgrade;
+
+use headers::ConnInfo;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use route::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// Per-listener client-side limits (from the `http` block).
+#[derive(Clone)]
+pub struct ClientLimits {
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+}
+
+/// Accept loop: one task per connection, bounded by `limit` (nginx `worker_connections`).
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    limits: ClientLimits,
+    limit: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&limit).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let local = tcp.local_addr().unwrap_or(remote);
+        let conn = ConnInfo { remote, local };
+        let router = Arc::clone(&router);
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| proxy::handle(req, conn, Arc::clone(&router)));
+            let mut b = http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                // hyper panics below 8 KiB; nginx's own minimum header buffer is 1 KiB + large buffers.
+                .max_buf_size(limits.max_header_bytes.max(8192))
+                .keep_alive(true);
+            if let Err(e) = b
+                .serve_connection(TokioIo::new(tcp), svc)
+                .with_upgrades()
+                .await
+            {
+                tracing::debug!(%remote, error = %e, "client connection ended with error");
+            }
+            drop(permit);
+        });
+    }
+}

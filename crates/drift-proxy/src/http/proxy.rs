@@ -1,0 +1,292 @@
+//! One client request: route, pick a server, send, retry per `proxy_next_upstream`, relay.
+
+use super::body::{BoxError, ReqBody, RespBody, REPLAYABLE_BODY_MAX};
+use super::headers::{strip_hop_by_hop, upstream_headers, wants_upgrade, ConnInfo, ReqVars};
+use super::pool::{connect, ConnectError, Sender};
+use super::route::{upstream_path, Route, Router};
+use super::upgrade::relay_upgrade;
+use crate::balance::{Attempt, Key};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// nginx-style error page, so clients and monitoring see familiar bodies.
+pub fn error_response(status: StatusCode) -> Response<ProxyBody> {
+    let reason = status.canonical_reason().unwrap_or("");
+    let body = format!("<html>\r\n<head><title>{0} {1}</title></head>\r\n<body>\r\n<center><h1>{0} {1}</h1></center>\r\n<hr><center>drift</center>\r\n</body>\r\n</html>\r\n", status.as_u16(), reason);
+    let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html"),
+    );
+    r
+}
+
+/// RFC 9110 §9.2.2 methods that are not idempotent; nginx never resends these unless
+/// `proxy_next_upstream non_idempotent` is set.
+fn idempotent(m: &Method) -> bool {
+    !(m == Method::POST || m == Method::PATCH || m.as_str() == "LOCK")
+}
+
+enum Src {
+    Replay(Option<Bytes>),
+    Stream(Option<Incoming>),
+}
+
+impl Src {
+    fn body(&mut self) -> Option<ReqBody> {
+        match self {
+            Src::Replay(None) => Some(ReqBody::Empty),
+            Src::Replay(Some(b)) => Some(ReqBody::Full(Some(b.clone()))),
+            Src::Stream(s) => s.take().map(ReqBody::Stream),
+        }
+    }
+    fn replayable(&self) -> bool {
+        matches!(self, Src::Replay(_))
+    }
+}
+
+enum Failure {
+    /// Nothing was sent: always safe to try another server.
+    Connect(ConnectError),
+    Timeout,
+    Error(hyper::Error),
+}
+
+pub async fn handle(
+    mut req: Request<Incoming>,
+    conn: ConnInfo,
+    router: Arc<Router>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(req.uri().host());
+    let Some(route) = router
+        .site(host)
+        .and_then(|s| s.find(req.uri().path()))
+        .cloned()
+    else {
+        return Ok(error_response(StatusCode::NOT_FOUND));
+    };
+    let upgrade = wants_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let query = parts.uri.query();
+    let vars = ReqVars {
+        conn: &conn,
+        method: parts.method.as_str(),
+        path,
+        query,
+        headers: &parts.headers,
+        proxy_host: &route.loc.proxy_host,
+    };
+    let up = &route.upstream;
+    let mut key_buf = String::new();
+    if let Some(t) = &up.hash_key {
+        t.render(&mut key_buf, |v, o| vars.value(v, o));
+    }
+    let key = Key {
+        client_ip: Some(conn.remote.ip()),
+        hash: key_buf.as_bytes(),
+    };
+    let pooled = route.pool.enabled() && !upgrade;
+    let headers = upstream_headers(parts.headers.clone(), &route.loc, &vars, upgrade, pooled);
+    let target = upstream_path(&route.loc, path, query);
+
+    let mut src = match request_body(body).await {
+        Ok(s) => s,
+        Err(status) => return Ok(error_response(status)),
+    };
+    let may_resend = idempotent(&parts.method) || route.loc.next_upstream.non_idempotent;
+    let next = route.loc.next_upstream;
+    let limit = if route.loc.next_upstream_tries == 0 {
+        u32::MAX
+    } else {
+        route.loc.next_upstream_tries
+    };
+    let started = Instant::now();
+    let give_up_at = (!route.loc.next_upstream_timeout.is_zero())
+        .then(|| started + route.loc.next_upstream_timeout);
+    let mut at = Attempt::default();
+    let mut tries = 0u32;
+    let mut fallback: Option<Response<ProxyBody>> = None;
+
+    loop {
+        let Some(lease) = up.acquire(&key, &mut at) else {
+            tracing::debug!(upstream = %up.name, "no live upstreams");
+            return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
+        };
+        tries += 1;
+        let more = tries < limit && give_up_at.is_none_or(|t| Instant::now() < t);
+        let Some(body) = src.body() else {
+            return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
+        };
+        let mut builder = Request::builder()
+            .method(parts.method.clone())
+            .uri(target.as_str())
+            .version(Version::HTTP_11);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers.clone();
+        }
+        let Ok(up_req) = builder.body(body) else {
+            return Ok(error_response(StatusCode::BAD_REQUEST));
+        };
+        match send(&route, lease.idx, lease.addr(), up_req, &src, upgrade).await {
+            Ok((resp, sender)) => {
+                let status = resp.status().as_u16();
+                if next.retries_status(status) && more && may_resend && src.replayable() {
+                    // nginx counts 5xx/429 (not 403/404) as failed attempts for max_fails.
+                    if matches!(status, 500 | 502 | 503 | 504 | 429) {
+                        lease.fail();
+                    } else {
+                        drop(lease);
+                    }
+                    fallback = Some(relay(resp, None, &route, upgrade));
+                    continue;
+                }
+                if status == 101 {
+                    if let (Some(client), true) = (client_upgrade, upgrade) {
+                        return Ok(relay_upgrade(resp, client, lease));
+                    }
+                    return Ok(error_response(StatusCode::BAD_GATEWAY));
+                }
+                if let Some(s) = sender {
+                    route.pool.release_when_ready(lease.idx, s);
+                }
+                return Ok(relay(resp, Some(lease), &route, false));
+            }
+            Err(f) => {
+                let (allowed, status) = match &f {
+                    Failure::Connect(ConnectError::Timeout(..)) => {
+                        (next.timeout, StatusCode::GATEWAY_TIMEOUT)
+                    }
+                    Failure::Connect(_) => (next.error, StatusCode::BAD_GATEWAY),
+                    Failure::Timeout => (
+                        next.timeout && may_resend && src.replayable(),
+                        StatusCode::GATEWAY_TIMEOUT,
+                    ),
+                    Failure::Error(_) => (
+                        next.error && may_resend && src.replayable(),
+                        StatusCode::BAD_GATEWAY,
+                    ),
+                };
+                match &f {
+                    Failure::Connect(e) => {
+                        tracing::warn!(upstream = %up.name, error = %e, "upstream connect failed")
+                    }
+                    Failure::Timeout => {
+                        tracing::warn!(upstream = %up.name, server = %lease.addr(), "upstream timed out")
+                    }
+                    Failure::Error(e) => {
+                        tracing::warn!(upstream = %up.name, server = %lease.addr(), error = %e, "upstream error")
+                    }
+                }
+                lease.fail();
+                if !(allowed && more) {
+                    return Ok(error_response(status));
+                }
+            }
+        }
+    }
+}
+
+/// Buffers small bodies of known length (replayable on retry); streams everything else.
+async fn request_body(body: Incoming) -> Result<Src, StatusCode> {
+    use http_body::Body;
+    if body.is_end_stream() {
+        return Ok(Src::Replay(None));
+    }
+    match body.size_hint().exact() {
+        Some(n) if n <= REPLAYABLE_BODY_MAX => match body.collect().await {
+            Ok(c) => Ok(Src::Replay(Some(c.to_bytes()))),
+            Err(_) => Err(StatusCode::BAD_REQUEST),
+        },
+        _ => Ok(Src::Stream(Some(body))),
+    }
+}
+
+/// Sends on a pooled connection, or a fresh one; a pooled connection that turns out to be closed
+/// by the server is retried once on a fresh connection when the body can be replayed.
+async fn send(
+    route: &Route,
+    idx: usize,
+    addr: std::net::SocketAddr,
+    req: Request<ReqBody>,
+    src: &Src,
+    upgrade: bool,
+) -> Result<(Response<Incoming>, Option<Sender>), Failure> {
+    let loc = &route.loc;
+    let pooled = if upgrade {
+        None
+    } else {
+        route.pool.checkout(idx)
+    };
+    let reused = pooled.is_some();
+    let mut sender = match pooled {
+        Some(s) => s,
+        None => connect(addr, loc.connect_timeout)
+            .await
+            .map_err(Failure::Connect)?,
+    };
+    let retry_req = (reused && src.replayable()).then(|| clone_request(&req, src));
+    match tokio::time::timeout(loc.read_timeout, sender.send_request(req)).await {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Ok(resp)) => Ok((resp, (!upgrade).then_some(sender))),
+        Ok(Err(e)) => {
+            let Some(Some(req2)) =
+                retry_req.filter(|_| e.is_canceled() || e.is_incomplete_message() || e.is_closed())
+            else {
+                return Err(Failure::Error(e));
+            };
+            let mut fresh = connect(addr, loc.connect_timeout)
+                .await
+                .map_err(Failure::Connect)?;
+            match tokio::time::timeout(loc.read_timeout, fresh.send_request(req2)).await {
+                Err(_) => Err(Failure::Timeout),
+                Ok(Ok(resp)) => Ok((resp, Some(fresh))),
+                Ok(Err(e)) => Err(Failure::Error(e)),
+            }
+        }
+    }
+}
+
+fn clone_request(req: &Request<ReqBody>, src: &Src) -> Option<Request<ReqBody>> {
+    let body = match src {
+        Src::Replay(None) => ReqBody::Empty,
+        Src::Replay(Some(b)) => ReqBody::Full(Some(b.clone())),
+        Src::Stream(_) => return None,
+    };
+    let mut b = Request::builder()
+        .method(req.method().clone())
+        .uri(req.uri().clone())
+        .version(req.version());
+    if let Some(h) = b.headers_mut() {
+        *h = req.headers().clone();
+    }
+    b.body(body).ok()
+}
+
+fn relay(
+    resp: Response<Incoming>,
+    lease: Option<crate::upstream::Lease>,
+    route: &Route,
+    upgrade: bool,
+) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    let body = match lease {
+        Some(l) => RespBody::new(body, l, route.loc.read_timeout).boxed(),
+        None => body.map_err(BoxError::from).boxed(),
+    };
+    Response::from_parts(parts, body)
+}
