@@ -215,3 +215,63 @@ fn async_socket_on_a_current_thread_runtime_receives_a_batch() {
         .iter()
         .all(|p| p.src == IpAddr::V4(h1.ipv4()) && p.ttl == 255));
 }
+
+#[test]
+fn send_batch_delivers_every_message_in_one_call() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(h1.ipv4())));
+    let rx = open(h2, Family::V4, None);
+    let payloads: Vec<[u8; 24]> = (0..4u8)
+        .map(|i| {
+            let mut p = PAYLOAD;
+            p[3] = i;
+            p
+        })
+        .collect();
+    let group = IpAddr::V4(VRRP_GROUP_V4);
+    let unicast = IpAddr::V4(h2.ipv4());
+    let msgs: Vec<(&[u8], IpAddr)> = vec![
+        (&payloads[0], group),
+        (&payloads[1], unicast),
+        (&payloads[2], group),
+        (&payloads[3], unicast),
+    ];
+    assert_eq!(tx.send_batch(&msgs).unwrap(), 4);
+    let mut got = Vec::new();
+    let done = wait_until(Duration::from_secs(3), Duration::from_millis(5), || {
+        rx.recv_batch(16, &mut got).unwrap();
+        got.len() >= 4
+    });
+    assert!(done.is_some(), "got {} of 4", got.len());
+    let seen: Vec<(u8, IpAddr)> = got.iter().map(|p| (p.payload[3], p.dst)).collect();
+    assert_eq!(seen, [(0, group), (1, unicast), (2, group), (3, unicast)]);
+}
+
+#[test]
+fn wrong_family_destination_is_rejected_not_sent() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let tx = open(lab.host(0), Family::V4, None);
+    let err = tx.send_to(&PAYLOAD, IpAddr::V6(VRRP_GROUP_V6)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn if_index_matches_the_kernel_and_reports_missing_links() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let h = lab.host(0);
+    let (found, missing) = h.run_in(|| {
+        (
+            drift_net::raw::if_index(HOST_IF),
+            drift_net::raw::if_index("nosuch0"),
+        )
+    });
+    assert_eq!(found.unwrap(), h.ifindex().unwrap());
+    assert!(
+        matches!(missing, Err(drift_net::Error::LinkNotFound(_))),
+        "{missing:?}"
+    );
+}

@@ -10,6 +10,7 @@
 //! (see [`AsyncVrrpSocket`]).
 
 mod async_socket;
+mod batch;
 mod ipv4;
 mod recv;
 pub(crate) mod setup;
@@ -35,6 +36,16 @@ pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Offset of the checksum inside a VRRP packet (for IPV6_CHECKSUM).
 pub const VRRP_CHECKSUM_OFFSET: i32 = 6;
+
+/// Interface index for a name, via `if_nametoindex` (no netlink round trip; in the calling
+/// thread's network namespace).
+pub fn if_index(name: &str) -> Result<u32> {
+    match nix::net::if_::if_nametoindex(name) {
+        Ok(0) | Err(nix::errno::Errno::ENODEV) => Err(crate::Error::LinkNotFound(name.to_string())),
+        Ok(i) => Ok(i),
+        Err(e) => Err(crate::Error::io("if_nametoindex", name, io::Error::from(e))),
+    }
+}
 
 /// Address family of a VRRP socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,17 +139,6 @@ impl VrrpSocket {
     /// buffer is `WouldBlock`, which a VRRP sender can treat as a lost advert.
     pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
         self.tx.send_to(payload, &self.dest(dst)?)
-    }
-
-    /// Send the same payload to several destinations (unicast peers), stopping at the first
-    /// error; returns how many were sent.
-    pub fn send_to_many(&self, payload: &[u8], dsts: &[IpAddr]) -> io::Result<usize> {
-        for (i, dst) in dsts.iter().enumerate() {
-            if let Err(e) = self.send_to(payload, *dst) {
-                return if i == 0 { Err(e) } else { Ok(i) };
-            }
-        }
-        Ok(dsts.len())
     }
 
     fn dest(&self, dst: IpAddr) -> io::Result<SockAddr> {
