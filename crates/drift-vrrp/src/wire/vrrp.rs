@@ -98,7 +98,7 @@ impl From<AuthType> for u8 {
 }
 
 /// How the VRRPv3 checksum is computed. keepalived (since 1.3.6) and RFC 5798 §5.2.8 include the
-/// IP pseudo-header; very old peers did not. Wireshark calls the latter `vrrp.v3_checksum_as_v2`.
+/// IP pseudo-header; very old peers did not. Wireshark's preference for the latter is `vrrp.v3_checksum_as_in_v2`.
 /// VRRPv2 always checksums the message alone, whatever this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ChecksumMode {
@@ -607,6 +607,22 @@ mod tests {
         assert_eq!(
             Advert::decode(&V3, &ph, ChecksumMode::PseudoHeader).unwrap_err(),
             WireError::MixedFamily
+        );
+    }
+
+    /// Found by the fuzzer: a stored checksum of 0xffff is one's-complement "negative zero" and
+    /// verifies like the 0x0000 we would compute; it must decode (keepalived accepts it too).
+    #[test]
+    fn a_negative_zero_checksum_is_accepted() {
+        let bytes = [
+            0x21, 0x33, 0x64, 0x01, 0x0c, 0x01, 0xff, 0xff, 0xff, 0xff, 0x01, 0x2f, 0x0a, 0xcb,
+            0x00, 0x6e, 0x31, 0x31, 0x31, 0x31,
+        ];
+        let a = Advert::decode(&bytes, &ph4(), ChecksumMode::PseudoHeader).unwrap();
+        assert_eq!(a.auth_type, AuthType::Unknown(12));
+        assert_eq!(
+            &a.to_bytes(&ph4(), ChecksumMode::PseudoHeader)[6..8],
+            &[0, 0]
         );
     }
 }
