@@ -25,9 +25,17 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub(crate) fn spawn(ns: &str, program: &str, args: &[&str]) -> io::Result<ChildGuard> {
-        let dir = tempfile::Builder::new()
-            .prefix("drift-testkit-")
-            .tempdir()?;
+        ChildGuard::spawn_in(ns, program, args, new_dir()?)
+    }
+
+    /// Spawn with a caller-prepared private dir (config files, pid files) that lives as long as
+    /// the guard.
+    pub(crate) fn spawn_in(
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        dir: tempfile::TempDir,
+    ) -> io::Result<ChildGuard> {
         let stdout_path = dir.path().join("stdout");
         let stderr_path = dir.path().join("stderr");
         // `ip netns exec` execs the program after setns, so the pid we get is the program's own.
@@ -51,6 +59,11 @@ impl ChildGuard {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The guard's private directory (holds `stdout`, `stderr` and any files written for the process).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     pub fn stdout_path(&self) -> &Path {
@@ -117,6 +130,10 @@ impl ChildGuard {
         self.status = Some(status);
         Ok(status)
     }
+}
+
+pub(crate) fn new_dir() -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("drift-testkit-").tempdir()
 }
 
 impl Drop for ChildGuard {

@@ -18,6 +18,7 @@
 //! ```
 
 mod child;
+mod keepalived;
 mod lab;
 mod names;
 mod netns;

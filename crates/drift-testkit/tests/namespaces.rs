@@ -207,3 +207,42 @@ fn stale_namespaces_of_dead_creators_are_cleaned_up_and_live_ones_kept() {
         "a live process's namespace must survive"
     );
 }
+
+#[test]
+fn real_keepalived_pair_elects_one_master_holding_the_vip() {
+    skip_unless_root!();
+    drift_testkit::skip_unless_tool!("keepalived");
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let conf = |prio: u8| {
+        format!(
+            "global_defs {{\n  router_id t{prio}\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface {HOST_IF}\n  \
+             virtual_router_id 51\n  priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+        )
+    };
+    let mut high = lab
+        .host(0)
+        .spawn_keepalived(&conf(150), &["--vrrp"])
+        .unwrap();
+    let _low = lab
+        .host(1)
+        .spawn_keepalived(&conf(100), &["--vrrp"])
+        .unwrap();
+    let took = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        lab.has_addr(0, IpAddr::V4(vip))
+    });
+    assert!(
+        took.is_some(),
+        "no VIP on the high-priority host:\n{}",
+        high.logs()
+    );
+    assert!(!lab.has_addr(1, IpAddr::V4(vip)));
+    eprintln!("keepalived master elected and VIP added after {took:?}");
+    // Stopping the master (SIGTERM) sends priority 0; the backup takes over.
+    high.stop(Duration::from_secs(5)).unwrap();
+    let failover = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        lab.has_addr(1, IpAddr::V4(vip))
+    });
+    assert!(failover.is_some(), "backup never took the VIP");
+    eprintln!("failover after SIGTERM took {failover:?}");
+}
