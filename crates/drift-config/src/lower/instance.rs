@@ -22,6 +22,8 @@ struct Written {
     lower_prio_repeat: bool,
     /// First VIP of each line, for family errors.
     vip_spans: Vec<Span>,
+    /// Any `virtual_ipaddress` line at all (even an invalid one, which has its own error).
+    vip_lines: bool,
 }
 
 pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
@@ -122,6 +124,7 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
             "unicast_fault_no_peer" => i.unicast_fault_no_peer = true,
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
                 for line in cx.block(n) {
+                    w.vip_lines |= n.key.text == "virtual_ipaddress";
                     if let Some(v) = parts::vip(line, cx) {
                         w.vip_spans.push(line.key.span);
                         if n.key.text == "virtual_ipaddress" {
@@ -243,7 +246,7 @@ fn complete(i: &mut VrrpInstance, w: &Written, cx: &mut Cx, config: &Config, nam
             cx.error(*at, format!("{}: VIP {} is not the instance's address family (all VIPs of an instance must be IPv4 or all IPv6)", i.name, v.addr));
         }
     }
-    if i.virtual_ipaddress.is_empty() {
+    if !w.vip_lines {
         cx.warn(
             name,
             format!(
