@@ -195,6 +195,8 @@ pub async fn handle(
                 if !(allowed && more) {
                     return Ok(error_response(status));
                 }
+                // If no server is left, nginx answers for the last failure (504 after a timeout).
+                fallback = Some(error_response(status));
             }
         }
     }
