@@ -275,3 +275,34 @@ fn if_index_matches_the_kernel_and_reports_missing_links() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn ipv6_adverts_with_a_bad_checksum_are_dropped_by_the_kernel_unless_checksum_offload_is_off() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let index = h2.ifindex().unwrap();
+    let checked = open(h2, Family::V6, None);
+    let mut cfg = VrrpSocketConfig::new(Family::V6, HOST_IF, index);
+    cfg.kernel_checksum_v6 = false;
+    let unchecked = h2.run_in(|| VrrpSocket::open(cfg)).unwrap();
+    let h1_index = h1.ifindex().unwrap();
+    let forger = h1.run_in(|| {
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV6,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(112)),
+        )
+        .unwrap();
+        s.set_multicast_hops_v6(255).unwrap();
+        s.set_multicast_if_v6(h1_index).unwrap();
+        s
+    });
+    let mut bad = PAYLOAD;
+    bad[6..8].copy_from_slice(&[0xde, 0xad]);
+    let group = std::net::SocketAddrV6::new(VRRP_GROUP_V6, 0, 0, h1_index);
+    forger.send_to(&bad, &group.into()).unwrap();
+    let p = recv_within(&unchecked, Duration::from_secs(3));
+    assert_eq!(p.payload, bad);
+    assert_queue_empty(&checked);
+}
