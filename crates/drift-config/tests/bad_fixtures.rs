@@ -69,14 +69,25 @@ fn every_bad_fixture_reports_its_expected_diagnostic_at_its_line_and_column() {
     for case in CASES {
         let checked = check_file(&bad_dir().join(case.file));
         let all = checked.errors.iter().chain(&checked.warnings);
-        let hit = all.clone().find(|d| d.severity == case.severity && d.message.contains(case.message));
+        let hit = all
+            .clone()
+            .find(|d| d.severity == case.severity && d.message.contains(case.message));
         let Some(d) = hit else {
-            failures.push(format!("{}: no {:?} containing {:?}; got:\n{}", case.file, case.severity, case.message, checked.render()));
+            failures.push(format!(
+                "{}: no {:?} containing {:?}; got:\n{}",
+                case.file,
+                case.severity,
+                case.message,
+                checked.render()
+            ));
             continue;
         };
         let (name, line, col) = d.location(&checked.sources).unwrap_or_default();
         if (line, col) != (case.line, case.col) {
-            failures.push(format!("{}: expected {}:{}, got {name}:{line}:{col}", case.file, case.line, case.col));
+            failures.push(format!(
+                "{}: expected {}:{}, got {name}:{line}:{col}",
+                case.file, case.line, case.col
+            ));
         }
         if let Some(help) = case.help {
             if !d.notes.iter().any(|n| n.contains(help)) {
@@ -84,13 +95,26 @@ fn every_bad_fixture_reports_its_expected_diagnostic_at_its_line_and_column() {
             }
         }
         let rendered = d.render(&checked.sources);
-        let word = if case.severity == Severity::Error { "error" } else { "warning" };
+        let word = if case.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
         let header = format!(":{line}:{col}: {word}: ");
         if !rendered.lines().next().is_some_and(|l| l.contains(&header)) {
-            failures.push(format!("{}: first rendered line lacks {header:?}:\n{rendered}", case.file));
+            failures.push(format!(
+                "{}: first rendered line lacks {header:?}:\n{rendered}",
+                case.file
+            ));
         }
         if checked.exit_code() != case.exit {
-            failures.push(format!("{}: exit {} expected {}:\n{}", case.file, checked.exit_code(), case.exit, checked.render()));
+            failures.push(format!(
+                "{}: exit {} expected {}:\n{}",
+                case.file,
+                checked.exit_code(),
+                case.exit,
+                checked.render()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -100,7 +124,11 @@ fn every_bad_fixture_reports_its_expected_diagnostic_at_its_line_and_column() {
 fn every_conf_file_in_fixtures_bad_has_a_case() {
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(bad_dir()).expect("fixtures/bad exists") {
-        let name = entry.expect("readable dir entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("readable dir entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".conf") && !CASES.iter().any(|c| c.file == name) {
             missing.push(name);
         }
@@ -112,7 +140,11 @@ fn every_conf_file_in_fixtures_bad_has_a_case() {
 #[test]
 fn the_include_cycle_diagnostic_points_into_the_included_file() {
     let checked = check_file(&bad_dir().join("include-cycle.conf"));
-    let d = checked.errors.iter().find(|d| d.message.contains("include cycle")).expect("cycle reported");
+    let d = checked
+        .errors
+        .iter()
+        .find(|d| d.message.contains("include cycle"))
+        .expect("cycle reported");
     let (file, line, _) = d.location(&checked.sources).expect("located");
     assert!(file.ends_with("include-cycle-b.inc"), "{file}");
     assert_eq!(line, 1);

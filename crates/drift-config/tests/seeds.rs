@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn seed(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/seed")
+        .join(name)
 }
 
 /// keepalived 2.2.7 `-t` on these four (in a private netns with an `eth0`) warns that the
@@ -23,7 +25,10 @@ fn seed_configs_check_with_exit_4_for_the_same_reasons_as_keepalived() {
         let c = check_file(&seed(file));
         assert!(c.errors.is_empty(), "{file}: {}", c.render());
         assert_eq!(c.warnings.len(), expected, "{file}: {}", c.render());
-        assert!(c.warnings.iter().any(|w| w.message.contains("not found or not executable")));
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("not found or not executable")));
         assert_eq!(c.exit_code(), 4);
     }
 }
@@ -37,7 +42,10 @@ fn master_seed_resolves_to_the_expected_model() {
     assert_eq!(m.global_defs.smtp_connect_timeout, Duration::from_secs(30));
     let s = m.script("check_run").expect("script");
     assert_eq!(s.script, "/root/bin/nginx_check.sh");
-    assert_eq!((s.interval, s.timeout, s.weight, s.rise, s.fall), (Duration::from_secs(5), Duration::from_secs(5), 0, 1, 1));
+    assert_eq!(
+        (s.interval, s.timeout, s.weight, s.rise, s.fall),
+        (Duration::from_secs(5), Duration::from_secs(5), 0, 1, 1)
+    );
     let i = m.instance("VI_1").expect("instance");
     assert_eq!(i.state, InitialState::Master);
     assert_eq!(i.interface.as_deref(), Some("eth0"));
@@ -46,12 +54,25 @@ fn master_seed_resolves_to_the_expected_model() {
     assert_eq!((i.version, i.family), (VrrpVersion::V2, Family::Inet));
     assert_eq!(i.authentication, Some(Authentication::Pass("1111".into())));
     assert_eq!(i.mcast_src_ip, Some("192.168.1.157".parse().expect("ip")));
-    assert_eq!(i.mcast_dst_ip, "224.0.0.18".parse::<std::net::IpAddr>().expect("ip"));
-    assert_eq!(i.virtual_ipaddress[0].addr, "192.168.1.110".parse::<std::net::IpAddr>().expect("ip"));
+    assert_eq!(
+        i.mcast_dst_ip,
+        "224.0.0.18".parse::<std::net::IpAddr>().expect("ip")
+    );
+    assert_eq!(
+        i.virtual_ipaddress[0].addr,
+        "192.168.1.110".parse::<std::net::IpAddr>().expect("ip")
+    );
     assert_eq!(i.virtual_ipaddress[0].prefix_len, 32);
     assert_eq!(i.track_script[0].name, "check_run");
     assert!(i.preempt);
-    assert_eq!((i.garp.master_delay, i.garp.master_repeat, i.garp.master_refresh), (Duration::from_secs(5), 5, Duration::ZERO));
+    assert_eq!(
+        (
+            i.garp.master_delay,
+            i.garp.master_repeat,
+            i.garp.master_refresh
+        ),
+        (Duration::from_secs(5), 5, Duration::ZERO)
+    );
     assert_eq!(i.down_timer_adverts, 3);
     assert_eq!(m.sync_groups[0].group, ["VI_1"]);
 }
@@ -71,13 +92,26 @@ fn global_defaults_propagate_to_instances_unless_overridden() {
     let c = parse_str("p.conf", text);
     let m = c.model.expect("valid");
     let a = m.instance("A").expect("A");
-    assert_eq!((a.garp.master_delay, a.garp.master_repeat), (Duration::from_secs(10), 2));
-    assert_eq!(a.garp.lower_prio_delay, Duration::from_secs(10), "lower_prio_delay follows master_delay");
+    assert_eq!(
+        (a.garp.master_delay, a.garp.master_repeat),
+        (Duration::from_secs(10), 2)
+    );
+    assert_eq!(
+        a.garp.lower_prio_delay,
+        Duration::from_secs(10),
+        "lower_prio_delay follows master_delay"
+    );
     assert_eq!(a.version, VrrpVersion::V3);
     assert!(!a.accept, "vrrp_strict implies no_accept");
-    assert_eq!(a.mcast_dst_ip, "224.0.0.99".parse::<std::net::IpAddr>().expect("ip"));
+    assert_eq!(
+        a.mcast_dst_ip,
+        "224.0.0.99".parse::<std::net::IpAddr>().expect("ip")
+    );
     let b = m.instance("B").expect("B");
-    assert_eq!((b.garp.master_delay, b.garp.master_repeat), (Duration::from_secs(1), 2));
+    assert_eq!(
+        (b.garp.master_delay, b.garp.master_repeat),
+        (Duration::from_secs(1), 2)
+    );
     assert_eq!(b.version, VrrpVersion::V2);
     assert!(b.accept);
 }
@@ -85,7 +119,11 @@ fn global_defaults_propagate_to_instances_unless_overridden() {
 #[test]
 fn master_without_priority_becomes_address_owner_like_keepalived() {
     let c = parse_str("o.conf", "vrrp_instance A {\n state MASTER\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n");
-    assert_eq!(c.model.and_then(|m| m.instances.first().map(|i| i.priority)), Some(255));
+    assert_eq!(
+        c.model
+            .and_then(|m| m.instances.first().map(|i| i.priority)),
+        Some(255)
+    );
 }
 
 #[test]
@@ -96,7 +134,10 @@ fn ipv6_instances_get_v3_and_the_ipv6_group() {
     let i = &m.instances[0];
     assert_eq!((i.version, i.family), (VrrpVersion::V3, Family::Inet6));
     assert_eq!(i.advert_int, Duration::from_millis(500));
-    assert_eq!(i.mcast_dst_ip, "ff02::12".parse::<std::net::IpAddr>().expect("ip"));
+    assert_eq!(
+        i.mcast_dst_ip,
+        "ff02::12".parse::<std::net::IpAddr>().expect("ip")
+    );
 }
 
 #[test]
@@ -106,7 +147,10 @@ fn vip_lines_parse_the_full_syntax() {
     let v = &m.instances[0].virtual_ipaddress[0];
     assert_eq!(v.prefix_len, 24);
     assert_eq!(v.brd, Some("10.0.0.255".parse().expect("ip")));
-    assert_eq!((v.dev.as_deref(), v.scope.as_deref(), v.label.as_deref()), (Some("eth1"), Some("link"), Some("eth1:vip")));
+    assert_eq!(
+        (v.dev.as_deref(), v.scope.as_deref(), v.label.as_deref()),
+        (Some("eth1"), Some("link"), Some("eth1:vip"))
+    );
     assert_eq!(v.peer, Some("10.0.0.9".parse().expect("ip")));
     assert!(v.no_track);
     assert_eq!(v.flags, ["home"]);
@@ -118,9 +162,18 @@ fn unicast_peers_and_tracker_overrides_are_typed() {
     let m = parse_str("u.conf", text).model.expect("valid");
     let i = &m.instances[0];
     assert_eq!(i.unicast_peer.len(), 2);
-    assert_eq!((i.unicast_peer[0].min_ttl, i.unicast_peer[0].max_ttl), (Some(250), Some(255)));
-    assert_eq!((i.track_script[0].weight, i.track_script[0].reverse), (Some(-20), true));
-    assert_eq!((i.track_interface[0].weight, i.track_interface[1].weight), (10, 0));
+    assert_eq!(
+        (i.unicast_peer[0].min_ttl, i.unicast_peer[0].max_ttl),
+        (Some(250), Some(255))
+    );
+    assert_eq!(
+        (i.track_script[0].weight, i.track_script[0].reverse),
+        (Some(-20), true)
+    );
+    assert_eq!(
+        (i.track_interface[0].weight, i.track_interface[1].weight),
+        (10, 0)
+    );
 }
 
 #[test]
@@ -136,24 +189,35 @@ fn includes_expand_globs_relative_to_the_including_file_and_point_at_the_include
     let (file, line, col) = c.errors[0].location(&c.sources).expect("located");
     assert!(file.ends_with("conf.d/b.conf"), "{file}");
     assert_eq!((line, col), (4, 2));
-    assert!(c.render().contains("conf.d/b.conf:4:2: error: unknown keyword `priorty`"));
+    assert!(c
+        .render()
+        .contains("conf.d/b.conf:4:2: error: unknown keyword `priorty`"));
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]
 fn parse_str_rejects_includes_instead_of_reading_files() {
     let c = parse_str("s.conf", "include /etc/passwd\n");
-    assert!(c.errors.iter().any(|e| e.severity == Severity::Error && e.message.contains("include")));
+    assert!(c
+        .errors
+        .iter()
+        .any(|e| e.severity == Severity::Error && e.message.contains("include")));
 }
 
 #[test]
 fn virtual_server_is_parsed_with_a_not_served_warning() {
     let text = "virtual_server 10.0.0.1 80 {\n lb_algo rr\n real_server 10.0.0.5 80 {\n weight 3\n TCP_CHECK {\n connect_timeout 3\n }\n }\n}\n";
     let c = parse_str("lvs.conf", text);
-    assert!(c.warnings.iter().any(|w| w.message == "virtual_server is parsed but not yet served by drift"));
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.message == "virtual_server is parsed but not yet served by drift"));
     let m = c.model.expect("valid");
     let rs = &m.virtual_servers[0].real_servers[0];
-    assert_eq!((rs.address.as_str(), rs.port, rs.weight), ("10.0.0.5", Some(80), 3));
+    assert_eq!(
+        (rs.address.as_str(), rs.port, rs.weight),
+        ("10.0.0.5", Some(80), 3)
+    );
     assert_eq!(rs.settings[0].key, "TCP_CHECK");
 }
 
