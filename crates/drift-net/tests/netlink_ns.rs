@@ -185,3 +185,63 @@ fn event_stream_sees_link_down_and_address_changes() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn primary_address_is_the_first_ipv4_or_the_link_local_ipv6() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let h = lab.host(0);
+    let index = h.ifindex().unwrap();
+    // A secondary in the same /24 must not be picked.
+    h.ip(&[
+        "addr",
+        "add",
+        &format!("{}/24", lab.addr_v4(150)),
+        "dev",
+        HOST_IF,
+    ])
+    .unwrap();
+    let (v4, v6) = block_on_in(h, || async {
+        let nl = Netlink::new().unwrap();
+        (
+            nl.primary_address(index, false).await.unwrap(),
+            nl.primary_address(index, true).await.unwrap(),
+        )
+    });
+    assert_eq!(v4, Some(IpAddr::V4(h.ipv4())));
+    assert_eq!(v6, h.ipv6_link_local().map(IpAddr::V6));
+}
+
+#[test]
+fn event_stream_reports_carrier_loss_while_admin_up() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let h = lab.host(0);
+    let index = h.ifindex().unwrap();
+    async fn next_link(
+        sub: &mut netlink::NetEvents,
+        index: u32,
+        want_running: bool,
+    ) -> Option<drift_net::netlink::Link> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, sub.recv()).await {
+            if let NetEvent::Link(l) = ev {
+                if l.index == index && l.running == want_running {
+                    return Some(l);
+                }
+            }
+        }
+        None
+    }
+    let (lost, back) = block_on_in(h, || async {
+        let mut sub = netlink::subscribe().unwrap();
+        h.cut().unwrap();
+        let lost = next_link(&mut sub, index, false).await;
+        h.reconnect().unwrap();
+        let back = next_link(&mut sub, index, true).await;
+        (lost, back)
+    });
+    let lost = lost.expect("no carrier-loss event");
+    assert!(lost.admin_up && !lost.is_usable(), "{lost:?}");
+    assert!(back.expect("no carrier-back event").is_usable());
+}

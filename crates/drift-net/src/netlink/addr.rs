@@ -200,6 +200,11 @@ impl AddrEntry {
         self.flags & libc::IFA_F_TENTATIVE != 0
     }
 
+    /// IFA_F_SECONDARY: an extra IPv4 address in a subnet the link already has a primary for.
+    pub fn is_secondary(&self) -> bool {
+        self.flags & libc::IFA_F_SECONDARY != 0
+    }
+
     pub fn is_nodad(&self) -> bool {
         self.flags & libc::IFA_F_NODAD != 0
     }
@@ -278,6 +283,20 @@ impl Netlink {
                 }),
             },
         }
+    }
+
+    /// The source address keepalived would use on link `index` when no `mcast_src_ip` /
+    /// `unicast_src_ip` is configured: the first primary IPv4 address, or for IPv6 the link-local
+    /// address (RFC 5798 §5.1.2.1: IPv6 adverts come from the link-local address).
+    pub async fn primary_address(&self, index: u32, ipv6: bool) -> Result<Option<IpAddr>> {
+        let addrs = self.addresses(index).await?;
+        Ok(addrs
+            .into_iter()
+            .find(|a| match a.addr {
+                IpAddr::V4(_) => !ipv6 && !a.is_secondary(),
+                IpAddr::V6(v6) => ipv6 && v6.segments()[0] & 0xffc0 == 0xfe80 && !a.is_tentative(),
+            })
+            .map(|a| a.addr))
     }
 
     /// Addresses on link `index` (both families).

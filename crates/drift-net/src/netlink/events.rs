@@ -5,7 +5,7 @@ use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::SocketAddr;
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
 use rtnetlink::MulticastGroup;
 
 use super::{AddrEntry, Link};
@@ -21,7 +21,13 @@ pub enum NetEvent {
     LinkRemoved(Link),
     AddrAdded(AddrEntry),
     AddrRemoved(AddrEntry),
+    /// The kernel dropped notifications because our socket buffer was full (ENOBUFS): state may
+    /// have changed unseen, so re-read links/addresses (RFC-independent, but keepalived does the same).
+    Overrun,
 }
+
+/// Socket receive buffer for notifications; bursts (many VIPs moved at once) must not overflow it.
+const EVENT_RCVBUF: usize = 1 << 20;
 
 /// A subscription; drop it to unsubscribe (stops its socket task).
 pub struct NetEvents {
@@ -46,6 +52,9 @@ pub fn subscribe() -> Result<NetEvents> {
             e,
         )
     })?;
+    let mut conn = conn;
+    // Best effort: the kernel caps it at net.core.rmem_max; Overrun events cover the rest.
+    let _ = conn.socket_mut().socket_mut().set_rx_buf_sz(EVENT_RCVBUF);
     let task = tokio::spawn(conn);
     Ok(NetEvents { rx, task })
 }
@@ -53,8 +62,8 @@ pub fn subscribe() -> Result<NetEvents> {
 impl NetEvents {
     /// The next event; `None` if the netlink socket closed.
     ///
-    /// Note: if the kernel drops notifications because this reader fell behind (ENOBUFS), the
-    /// connection reports it and the stream may end; callers should resubscribe and resync.
+    /// If the reader fell behind and the kernel dropped notifications, [`NetEvent::Overrun`] is
+    /// delivered; resync from a fresh dump then.
     pub async fn recv(&mut self) -> Option<NetEvent> {
         loop {
             let (msg, _) = self.rx.next().await?;
@@ -78,8 +87,10 @@ impl std::fmt::Debug for NetEvents {
 }
 
 fn to_event(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
-    let NetlinkPayload::InnerMessage(inner) = msg.payload else {
-        return None;
+    let inner = match msg.payload {
+        NetlinkPayload::InnerMessage(inner) => inner,
+        NetlinkPayload::Overrun(_) => return Some(NetEvent::Overrun),
+        _ => return None,
     };
     match inner {
         RouteNetlinkMessage::NewLink(m) => Some(NetEvent::Link(Link::from_message(&m))),
