@@ -46,10 +46,10 @@ pub fn require_root() -> bool {
     if is_root() {
         return true;
     }
-    eprintln!(
+    print_skip(&format!(
         "SKIP {}: needs root (network namespaces)",
         current_test_name()
-    );
+    ));
     false
 }
 
@@ -64,8 +64,19 @@ pub fn require_tool(tool: &str) -> bool {
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
         panic!("{tool} not found on PATH but CI=true: CI must install it");
     }
-    eprintln!("SKIP {}: needs `{tool}` on PATH", current_test_name());
+    print_skip(&format!(
+        "SKIP {}: needs `{tool}` on PATH",
+        current_test_name()
+    ));
     false
+}
+
+/// Write straight to file descriptor 2, bypassing libtest's output capture (which swallows
+/// the `print!`/`eprint!` output of passing tests), so skips stay visible in CI logs.
+fn print_skip(line: &str) {
+    use std::os::fd::AsFd;
+    let text = format!("{line}\n");
+    let _ = nix::unistd::write(std::io::stderr().as_fd(), text.as_bytes());
 }
 
 /// Full path of an executable found on `PATH`.
