@@ -17,3 +17,6 @@ pub mod wire;
 pub use config::{Auth, InitialState, InstanceConfig, UnicastPeer};
 pub use instance::{Action, Input, Instance, State};
 pub use stats::{Drops, Stats};
+
+#[cfg(feature = "sim")]
+pub mod sim;

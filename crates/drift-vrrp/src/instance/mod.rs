@@ -245,7 +245,7 @@ impl Instance {
             return;
         }
         let delaying =
-            !self.cfg.preempt_delay.is_zero() && self.preempt_time.is_none_or(|t| t > now);
+            !self.cfg.preempt_delay.is_zero() && !matches!(self.preempt_time, Some(t) if t <= now);
         if self.cfg.nopreempt || a.priority >= self.effective_priority || delaying {
             if self.cfg.version == crate::wire::Version::V3 {
                 self.master_adver_int =
