@@ -5,6 +5,12 @@
 //! ([`Netns`], [`Lab`], [`ChildGuard`]) tear everything down on `Drop`, also while a test panics, and
 //! stop processes only by the pid they started (never by name).
 //!
+//! Entering a namespace from Rust: `setns(2)` switches only the calling *thread*, and a socket
+//! belongs to the namespace of the thread that created it. [`Netns::run_in`] therefore runs a
+//! closure on a fresh thread that entered the namespace; create sockets (or a current_thread
+//! tokio runtime) inside it. Sockets it returns keep working from any thread afterwards.
+//! External programs go through `ip netns exec` ([`Netns::exec`], [`Netns::spawn`]).
+//!
 //! Typical use:
 //! ```no_run
 //! use drift_testkit::{skip_unless_root, Lab};

@@ -8,6 +8,24 @@
 //!
 //! Both are non-blocking; the receive fd is what [`AsRawFd`] exposes, for tokio's `AsyncFd`
 //! (see [`AsyncVrrpSocket`]).
+//!
+//! On the VRRP thread (current_thread runtime):
+//! ```no_run
+//! # async fn vrrp_thread() -> Result<(), Box<dyn std::error::Error>> {
+//! use drift_net::raw::{if_index, AsyncVrrpSocket, Family, VrrpSocket, VrrpSocketConfig};
+//! let index = if_index("eth0")?;
+//! let cfg = VrrpSocketConfig::new(Family::V4, "eth0", index).with_src("10.0.0.2".parse()?);
+//! let sock = AsyncVrrpSocket::new(VrrpSocket::open(cfg)?)?;
+//! loop {
+//!     for rx in sock.recv_batch(64).await? {
+//!         let arrived = rx.time.kernel_instant(); // feed this as `now` with the advert
+//!         if rx.ttl != 255 { continue; }           // RFC 5798 §7.1 (count it)
+//!         let _ = (arrived, rx.src, &rx.payload);  // -> drift_vrrp::wire parse
+//!     }
+//!     sock.send_to(&[/* emitted advert */], sock.get_ref().group())?;
+//! }
+//! # }
+//! ```
 
 mod async_socket;
 mod batch;
