@@ -285,7 +285,10 @@ fn global(o: &mut Out, g: &GlobalDefs) {
     if let Some(a) = g.smtp_alert {
         o.flag("smtp_alert", a);
     }
-    o.flag("enable_script_security", g.enable_script_security);
+    // Bare keywords in keepalived (an argument is ignored, so `off` would mean on): print only when set.
+    if g.enable_script_security {
+        o.line(&["enable_script_security"]);
+    }
     if let Some(u) = &g.script_user {
         let mut w = vec!["script_user", u.user.as_str()];
         w.extend(u.group.as_deref());
@@ -320,17 +323,28 @@ fn global(o: &mut Out, g: &GlobalDefs) {
     if let Some(r) = g.vrrp_garp_lower_prio_repeat {
         o.kv("vrrp_garp_lower_prio_repeat", r);
     }
-    o.secs("vrrp_garp_interval", g.vrrp_garp_interval);
-    o.secs("vrrp_gna_interval", g.vrrp_gna_interval);
+    // keepalived rejects 0 here (range 0.000001..); zero is the unset default.
+    if !g.vrrp_garp_interval.is_zero() {
+        o.secs("vrrp_garp_interval", g.vrrp_garp_interval);
+    }
+    if !g.vrrp_gna_interval.is_zero() {
+        o.secs("vrrp_gna_interval", g.vrrp_gna_interval);
+    }
     o.kv("vrrp_down_timer_adverts", g.vrrp_down_timer_adverts);
     o.flag("vrrp_lower_prio_no_advert", g.vrrp_lower_prio_no_advert);
     o.flag(
         "vrrp_higher_prio_send_advert",
         g.vrrp_higher_prio_send_advert,
     );
-    o.flag("vrrp_check_unicast_src", g.vrrp_check_unicast_src);
-    o.flag("vrrp_skip_check_adv_addr", g.vrrp_skip_check_adv_addr);
-    o.flag("vrrp_strict", g.vrrp_strict);
+    for (key, on) in [
+        ("vrrp_check_unicast_src", g.vrrp_check_unicast_src),
+        ("vrrp_skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
+        ("vrrp_strict", g.vrrp_strict),
+    ] {
+        if on {
+            o.line(&[key]);
+        }
+    }
     if let Some(p) = g.vrrp_rt_priority {
         o.kv("vrrp_rt_priority", p);
     }

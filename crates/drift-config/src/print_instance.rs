@@ -62,7 +62,9 @@ pub(crate) fn instance(o: &mut PrintOut<'_>, i: &VrrpInstance) {
         }
         o.close();
     }
-    o.kv("unicast_ttl", i.unicast_ttl);
+    if !i.unicast_peer.is_empty() {
+        o.kv("unicast_ttl", i.unicast_ttl);
+    }
     if i.unicast_fault_no_peer {
         o.line(&["unicast_fault_no_peer"]);
     }
@@ -95,8 +97,6 @@ pub(crate) fn instance(o: &mut PrintOut<'_>, i: &VrrpInstance) {
     o.kv("garp_master_refresh_repeat", g.master_refresh_repeat);
     o.secs("garp_lower_prio_delay", g.lower_prio_delay);
     o.kv("garp_lower_prio_repeat", g.lower_prio_repeat);
-    o.secs("garp_interval", g.interval);
-    o.secs("gna_interval", g.gna_interval);
     o.kv("down_timer_adverts", i.down_timer_adverts);
     if i.dont_track_primary {
         o.line(&["dont_track_primary"]);

@@ -94,13 +94,11 @@ fn check_refs(config: &Config, spans: &SpanIndex, diags: &mut Vec<Diagnostic>) {
 
 fn check_sync_groups(config: &Config, spans: &SpanIndex, diags: &mut Vec<Diagnostic>) {
     let mut owner: HashMap<&str, &str> = HashMap::new();
+    let instances: HashSet<&str> = config.instances.iter().map(|i| i.name.as_str()).collect();
     for (idx, g) in config.sync_groups.iter().enumerate() {
         let at = spans.sync_group_name.get(idx).copied().unwrap_or_default();
         let members: HashSet<&str> = g.group.iter().map(String::as_str).collect();
-        let existing = members
-            .iter()
-            .filter(|m| config.instance(m).is_some())
-            .count();
+        let existing = members.iter().filter(|m| instances.contains(*m)).count();
         match existing {
             0 => diags.push(Diagnostic::warning(
                 at,

@@ -266,7 +266,7 @@ fn instance(
                             max_ttl,
                         })
                         .collect();
-                i.unicast_ttl = b.5;
+                i.unicast_ttl = if i.unicast_peer.is_empty() { 255 } else { b.5 };
                 (
                     i.virtual_ipaddress,
                     i.virtual_ipaddress_excluded,
@@ -525,6 +525,12 @@ fn config() -> impl Strategy<Value = Config> {
                                 .collect(),
                         })
                         .collect();
+                    let mut instances = instances;
+                    for i in &mut instances {
+                        // No per-instance keyword in keepalived 2.2.7: these come from global_defs.
+                        i.garp.interval = global_defs.vrrp_garp_interval;
+                        i.garp.gna_interval = global_defs.vrrp_gna_interval;
+                    }
                     Config {
                         global_defs,
                         vrrp_scripts,

@@ -22,6 +22,7 @@ struct Written {
     lower_prio_repeat: bool,
     /// First VIP of each line, for family errors.
     vip_spans: Vec<Span>,
+    unicast_ttl: Option<Span>,
     /// Any `virtual_ipaddress` line at all (even an invalid one, which has its own error).
     vip_lines: bool,
 }
@@ -119,6 +120,7 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
             "unicast_src_ip" => i.unicast_src_ip = cx.ip(n),
             "unicast_peer" => i.unicast_peer.extend(parts::unicast_peers(n, cx)),
             "unicast_ttl" => {
+                w.unicast_ttl = Some(n.span());
                 i.unicast_ttl = cx.int(n, 0, 255).map(|v| v as u8).unwrap_or(i.unicast_ttl)
             }
             "unicast_fault_no_peer" => i.unicast_fault_no_peer = true,
@@ -164,8 +166,6 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
                 w.lower_prio_repeat = true;
                 i.garp.lower_prio_repeat = u32_or(cx, n, i.garp.lower_prio_repeat);
             }
-            "garp_interval" => i.garp.interval = cx.secs(n).unwrap_or(i.garp.interval),
-            "gna_interval" => i.garp.gna_interval = cx.secs(n).unwrap_or(i.garp.gna_interval),
             "down_timer_adverts" => {
                 i.down_timer_adverts = cx.int(n, 1, 100).map(|v| v as u32).unwrap_or(3)
             }
@@ -305,6 +305,16 @@ fn complete(i: &mut VrrpInstance, w: &Written, cx: &mut Cx, config: &Config, nam
         i.garp.lower_prio_repeat = g
             .vrrp_garp_lower_prio_repeat
             .unwrap_or(i.garp.master_repeat);
+    }
+    if let (Some(at), true) = (w.unicast_ttl, i.unicast_peer.is_empty()) {
+        cx.warn(
+            at,
+            format!(
+                "{}: unicast_ttl without unicast_peer has no effect; ignoring it",
+                i.name
+            ),
+        );
+        i.unicast_ttl = 255;
     }
     if i.interface.is_none() && i.unicast_peer.is_empty() && g.default_interface.is_none() {
         cx.error(

@@ -210,8 +210,6 @@ pub const INSTANCE: &[&str] = &[
     "garp_master_refresh_repeat",
     "garp_lower_prio_delay",
     "garp_lower_prio_repeat",
-    "garp_interval",
-    "gna_interval",
     "down_timer_adverts",
     "dont_track_primary",
     "use_vmac",
