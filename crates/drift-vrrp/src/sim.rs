@@ -67,6 +67,9 @@ pub struct Lan {
     groups: Option<Vec<usize>>,
     rng: StdRng,
     out: Vec<Action>,
+    /// Last scheduled arrival per (from, to): a LAN link does not reorder, so jitter never
+    /// lets a later advert overtake an earlier one (e.g. a priority-0 advert).
+    last_arrival: std::collections::HashMap<(NodeId, NodeId), Instant>,
     /// Packets the receiving codec rejected: must stay zero.
     pub decode_errors: u64,
 }
@@ -87,6 +90,7 @@ impl Lan {
             groups: None,
             rng: StdRng::seed_from_u64(seed),
             out: vec![],
+            last_arrival: Default::default(),
             decode_errors: 0,
         }
     }
@@ -340,8 +344,13 @@ impl Lan {
                 self.link.jitter.mul_f64(self.rng.gen::<f64>())
             };
             self.seq += 1;
+            let mut at = self.now + self.link.latency + jitter;
+            if let Some(prev) = self.last_arrival.get(&(from, to)) {
+                at = at.max(*prev);
+            }
+            self.last_arrival.insert((from, to), at);
             let d = Delivery {
-                at: self.now + self.link.latency + jitter,
+                at,
                 seq: self.seq,
                 to,
                 src,

@@ -13,7 +13,14 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 /// Seeds per test; `DRIFT_SIM_SEEDS=5000 cargo test --release ...` for a deeper sweep.
+/// `DRIFT_SIM_SEED=N` replays a single seed.
 fn seeds() -> std::ops::Range<u64> {
+    if let Some(one) = std::env::var("DRIFT_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        return one..one + 1;
+    }
     let n = std::env::var("DRIFT_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -204,8 +211,22 @@ fn priority_zero_shutdown_hands_over_within_skew_time() {
         let took = w
             .lan
             .run_until(skew + w.delay() * 2 + EPS, |l| l.masters() == vec![next]);
-        let took =
-            took.unwrap_or_else(|| panic!("seed {seed}: no handover within skew {skew:?}")) - at;
+        let took = took.unwrap_or_else(|| {
+            let h: Vec<_> = (0..w.prios.len())
+                .map(|i| {
+                    (
+                        w.prios[i],
+                        w.lan.history(i).to_vec(),
+                        *w.lan.instance(i).stats(),
+                        w.lan.instance(i).state(),
+                    )
+                })
+                .collect();
+            panic!(
+                "seed {seed}: no handover within skew {skew:?} at {at:?}: {h:?} {:?}",
+                w.lan.link
+            )
+        }) - at;
         assert!(took >= skew, "seed {seed}: {took:?} < skew {skew:?}");
         assert_eq!(w.lan.instance(old).stats().priority_zero_tx, 1);
     }
@@ -451,6 +472,33 @@ fn fault_on_the_master_hands_over_within_skew_and_recovery_preempts_back() {
                     == vec![top])
                 .is_some(),
             "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn tracker_lowering_the_masters_priority_hands_over_and_raising_it_takes_back() {
+    for seed in seeds() {
+        let mut w = World::new(seed, 2 + (seed as usize % 3));
+        let top = w.converge(seed);
+        w.lan.run_for(w.interval() * 2);
+        let next = w.best((0..w.prios.len()).filter(|&i| i != top));
+        // A failing track_script with a large negative weight.
+        w.lan.set_priority(top, w.prios[next] - 2);
+        let limit = w.md(next) + w.interval() + w.delay() * 2 + EPS;
+        assert!(
+            w.lan
+                .run_until(limit, |l| l.masters() == vec![next])
+                .is_some(),
+            "seed {seed}: no handover"
+        );
+        w.lan.set_priority(top, w.prios[top]);
+        let limit = w.md(top) + w.interval() + w.delay() * 2 + EPS;
+        assert!(
+            w.lan
+                .run_until(limit, |l| l.masters() == vec![top])
+                .is_some(),
+            "seed {seed}: no take-back"
         );
     }
 }
