@@ -55,6 +55,8 @@ pub struct Loader<'a> {
     pub diags: Vec<Diagnostic>,
     /// Canonical paths of the files currently being expanded (the include chain).
     stack: Vec<PathBuf>,
+    /// keepalived's config id for `@ID` / `@^ID` lines (keepalived -i; default: the node name).
+    pub config_id: Option<String>,
 }
 
 impl<'a> Loader<'a> {
@@ -64,6 +66,7 @@ impl<'a> Loader<'a> {
             sources: Sources::default(),
             diags: Vec::new(),
             stack: Vec::new(),
+            config_id: None,
         }
     }
 
@@ -88,7 +91,10 @@ impl<'a> Loader<'a> {
 
     fn expand(&mut self, nodes: Vec<Node>, dir: &Path) -> Vec<Node> {
         let mut out = Vec::with_capacity(nodes.len());
-        for mut node in nodes {
+        for node in nodes {
+            let Some(mut node) = self.conditional(node) else {
+                continue;
+            };
             if node.key.text != "include" {
                 if let Some(block) = node.block.as_mut() {
                     let inner = std::mem::take(&mut block.nodes);
@@ -107,6 +113,27 @@ impl<'a> Loader<'a> {
             out.extend(self.include(&pattern.text, node.span(), dir));
         }
         out
+    }
+
+    /// keepalived.conf(5) "Conditional configuration": `@ID rest` is read only when the config
+    /// id is ID, `@^ID rest` only when it is not. Without a config id, `@ID` lines are skipped.
+    fn conditional(&self, mut node: Node) -> Option<Node> {
+        if node.key.quoted {
+            return Some(node);
+        }
+        let Some(cond) = node.key.text.strip_prefix('@') else {
+            return Some(node);
+        };
+        let (negate, id) = match cond.strip_prefix('^') {
+            Some(id) => (true, id),
+            None => (false, cond),
+        };
+        let matches = self.config_id.as_deref() == Some(id);
+        if matches == negate || node.args.is_empty() {
+            return None;
+        }
+        node.key = node.args.remove(0);
+        Some(node)
     }
 
     fn include(&mut self, pattern: &str, at: Span, dir: &Path) -> Vec<Node> {

@@ -163,6 +163,9 @@ fn run(
     check_files: bool,
 ) -> Checked<Config> {
     let mut loader = Loader::new(fs);
+    if check_files {
+        loader.config_id = node_name();
+    }
     let nodes = loader.load_text(name.to_string(), path, text);
     let mut cx = lower::Cx {
         diags: std::mem::take(&mut loader.diags),
@@ -172,6 +175,7 @@ fn run(
     validate::validate(&config, &cx.spans, &mut cx.diags);
     if check_files {
         validate::check_script_files(&config, &cx.spans, &mut cx.diags);
+        validate::check_interfaces(&cx.spans, &mut cx.diags);
     }
     let (errors, warnings): (Vec<_>, Vec<_>) = cx
         .diags
@@ -183,4 +187,11 @@ fn run(
         warnings,
         sources: loader.sources,
     }
+}
+
+/// keepalived's default config id: the node name (up to the first dot).
+fn node_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let short = name.trim().split('.').next()?.to_string();
+    (!short.is_empty()).then_some(short)
 }

@@ -15,6 +15,8 @@ const MAX_DEPTH: usize = 32;
 pub struct Word {
     pub text: String,
     pub span: Span,
+    /// Written with quotes (a quoted `@x` is a value, not a conditional line).
+    pub quoted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,20 +101,22 @@ fn parse_nodes(
                     ),
                 }
             }
-            TokenKind::Word { text, .. } => {
+            TokenKind::Word { text, quoted } => {
                 *pos += 1;
                 let key = Word {
                     text: text.clone(),
                     span: tok.span,
+                    quoted: *quoted,
                 };
                 let mut args = Vec::new();
                 let mut block = None;
                 while let Some(t) = tokens.get(*pos) {
                     match &t.kind {
-                        TokenKind::Word { text, .. } => {
+                        TokenKind::Word { text, quoted } => {
                             args.push(Word {
                                 text: text.clone(),
                                 span: t.span,
+                                quoted: *quoted,
                             });
                             *pos += 1;
                         }

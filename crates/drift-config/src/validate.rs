@@ -150,3 +150,24 @@ pub fn check_script_files(config: &Config, spans: &SpanIndex, diags: &mut Vec<Di
         }
     }
 }
+
+/// keepalived -t warns about interfaces the host does not have ("Non-existent interface
+/// specified in configuration") and runs anyway; drift does the same when checking real files.
+/// Skipped when /sys/class/net cannot be read (not Linux, or a restricted container).
+pub fn check_interfaces(spans: &SpanIndex, diags: &mut Vec<Diagnostic>) {
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        return;
+    };
+    let present: HashSet<String> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for (name, span, what) in &spans.interfaces {
+        if !present.contains(name) {
+            diags.push(Diagnostic::warning(
+                *span,
+                format!("interface {name} for {what} doesn't exist on this host"),
+            ));
+        }
+    }
+}

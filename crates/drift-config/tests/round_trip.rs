@@ -258,6 +258,12 @@ fn instance(
                     i.mcast_dst_ip,
                     i.unicast_src_ip,
                 ) = (b.0, b.1, b.2, b.3);
+                if master {
+                    // keepalived resets MASTER + AH to BACKUP, so valid models never hold it.
+                    if let Some(Authentication::Ah(p)) = &i.authentication {
+                        i.authentication = Some(Authentication::Pass(p.clone()));
+                    }
+                }
                 i.unicast_peer =
                     b.4.into_iter()
                         .map(|(addr, min_ttl, max_ttl)| UnicastPeer {

@@ -5,7 +5,9 @@ use super::keywords::INSTANCE;
 use super::{lines, values, Cx, RefKind};
 use crate::diag::Span;
 use crate::tree::Node;
-use drift_model::{Config, Family, InitialState, Notify, VrrpInstance, VrrpVersion};
+use drift_model::{
+    Authentication, Config, Family, InitialState, Notify, VrrpInstance, VrrpVersion,
+};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ struct Written {
     version: Option<(VrrpVersion, Span)>,
     advert_int: Option<Span>,
     nopreempt: Option<Span>,
+    state: Option<Span>,
     mcast_dst_ip: bool,
     accept: Option<bool>,
     lower_prio_delay: bool,
@@ -54,6 +57,7 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
     for n in cx.block(node).iter() {
         match n.key.text.as_str() {
             "state" => {
+                w.state = Some(n.span());
                 if let Some(a) = cx.arg(n) {
                     match a.text.to_ascii_uppercase().as_str() {
                         "MASTER" => i.state = InitialState::Master,
@@ -65,7 +69,13 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
                     }
                 }
             }
-            "interface" => i.interface = cx.string(n),
+            "interface" => {
+                i.interface = cx.string(n);
+                if let Some(w) = n.arg(0) {
+                    let what = format!("vrrp_instance {}", name_word.text);
+                    cx.spans.interfaces.push((w.text.clone(), w.span, what));
+                }
+            }
             "virtual_router_id" => {
                 vrid_span = Some(n.span());
                 if let Some(v) = cx.int(n, 1, 255) {
@@ -269,6 +279,18 @@ fn complete(i: &mut VrrpInstance, w: &Written, cx: &mut Cx, config: &Config, nam
     if w.priority.is_none() && i.state == InitialState::Master {
         // keepalived 2.x: `state MASTER` without a priority means address owner (255).
         i.priority = 255;
+    }
+    if let (Some(Authentication::Ah(_)), InitialState::Master, Some(at)) =
+        (&i.authentication, i.state, w.state)
+    {
+        cx.warn(
+            at,
+            format!(
+                "{}: initial state MASTER is incompatible with AH authentication; using BACKUP",
+                i.name
+            ),
+        );
+        i.state = InitialState::Backup;
     }
     if let Some(at) = w.nopreempt {
         if i.state == InitialState::Master {

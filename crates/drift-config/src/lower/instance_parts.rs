@@ -56,7 +56,14 @@ pub fn vip(line: &Node, cx: &mut Cx) -> Option<Vip> {
                     });
                 }
             }
-            "dev" => v.dev = value(cx).map(|x| x.text.clone()),
+            "dev" => {
+                let x = value(cx);
+                if let Some(x) = x {
+                    let what = format!("ip address {}", line.key.text);
+                    cx.spans.interfaces.push((x.text.clone(), x.span, what));
+                }
+                v.dev = x.map(|x| x.text.clone());
+            }
             "label" => v.label = value(cx).map(|x| x.text.clone()),
             "track_group" => v.track_group = value(cx).map(|x| x.text.clone()),
             "preferred_lft" => v.preferred_lft = value(cx).map(|x| x.text.clone()),
@@ -254,6 +261,10 @@ pub fn track_interfaces(node: &Node, cx: &mut Cx) -> Vec<TrackInterface> {
     let mut out = Vec::new();
     for line in cx.block(node) {
         let (weight, reverse) = name_weight(line, cx);
+        let what = "track_interface".to_string();
+        cx.spans
+            .interfaces
+            .push((line.key.text.clone(), line.key.span, what));
         out.push(TrackInterface {
             name: line.key.text.clone(),
             weight: weight.unwrap_or(0),

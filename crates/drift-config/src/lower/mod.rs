@@ -29,6 +29,8 @@ pub struct SpanIndex {
     pub script_path: Vec<Option<Span>>,
     /// Per sync group: the name word.
     pub sync_group_name: Vec<Span>,
+    /// Interface names the host must have (name, where, what uses it), checked by `check_file`.
+    pub interfaces: Vec<(String, Span, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

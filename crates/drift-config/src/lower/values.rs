@@ -94,7 +94,9 @@ pub fn parse_ip_prefix(s: &str) -> Result<(IpAddr, u8), String> {
 
 /// Quotes a word for keepalived.conf if it would not read back as itself.
 pub fn quote(s: &str) -> String {
+    // A leading `@` would make the line conditional (keepalived.conf(5)); quoting keeps it a value.
     let plain = !s.is_empty()
+        && !s.starts_with('@')
         && s.chars()
             .all(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '\\' | '{' | '}' | '#' | '!'));
     if plain {
