@@ -9,6 +9,8 @@ pub const LINKTYPE_LINUX_SLL: u32 = 113;
 pub struct Pcap {
     pub linktype: u32,
     pub frames: Vec<Vec<u8>>,
+    /// Capture time of each frame in microseconds (microsecond-resolution pcaps only).
+    pub times_us: Vec<u64>,
 }
 
 pub fn read(bytes: &[u8]) -> Pcap {
@@ -29,15 +31,21 @@ pub fn read(bytes: &[u8]) -> Pcap {
     };
     let linktype = u32_at(bytes, 20);
     let mut frames = vec![];
+    let mut times_us = vec![];
     let mut at = 24;
     while at + 16 <= bytes.len() {
         let incl = u32_at(bytes, at + 8) as usize;
         let start = at + 16;
         assert!(start + incl <= bytes.len(), "truncated record at {at}");
         frames.push(bytes[start..start + incl].to_vec());
+        times_us.push(u64::from(u32_at(bytes, at)) * 1_000_000 + u64::from(u32_at(bytes, at + 4)));
         at = start + incl;
     }
-    Pcap { linktype, frames }
+    Pcap {
+        linktype,
+        frames,
+        times_us,
+    }
 }
 
 /// The link-layer payload and its EtherType.
