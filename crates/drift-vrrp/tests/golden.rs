@@ -254,7 +254,7 @@ fn replay_takeover(name: &str, version: Version) {
         ours.len(),
         theirs.len()
     );
-    for ((t_theirs, b_theirs), (t_ours, b_ours)) in theirs.iter().zip(&ours) {
+    for ((t_theirs, b_theirs), (_, b_ours)) in theirs.iter().zip(&ours) {
         assert_eq!(
             b_ours, b_theirs,
             "{name}: advert bytes differ at {t_theirs} us"
