@@ -186,6 +186,7 @@ impl Instance {
             return;
         }
         self.started = true;
+        self.preempt_time = None; // a restart after Shutdown starts the delay afresh
         if self.fault {
             return self.enter_fault(out);
         }

@@ -435,3 +435,24 @@ fn preempt_delay_counts_from_the_first_lower_advert_after_a_higher_master_left()
     assert_eq!(h.i.stats().lower_prio_ignored, 1);
     assert_eq!(h.deadline(), ms(11_000) + h.i.master_down_interval());
 }
+
+#[test]
+fn restart_after_shutdown_begins_again_as_backup_with_a_fresh_timer() {
+    let mut c = cfg(100);
+    c.nopreempt = true;
+    c.preempt_delay = ms(3000);
+    let mut h = H::new(c);
+    h.peer_advert(ms(50), "10.0.0.2", 90); // a lower master starts the preempt_delay clock
+    h.feed(ms(100), Input::Shutdown);
+    assert_eq!(h.i.state(), State::Init);
+    let a = h.feed(ms(200), Input::Startup);
+    assert_eq!(
+        a,
+        vec![Action::Notify {
+            state: State::Backup,
+            priority: 100
+        }]
+    );
+    // nopreempt: no startup preempt_delay on top of the master-down interval.
+    assert_eq!(h.deadline(), ms(200) + h.i.master_down_interval());
+}
