@@ -12,16 +12,16 @@ fn main() {
         String::from("global_defs {\n  router_id bench\n  vrrp_garp_master_delay 3\n}\n");
     text.push_str("vrrp_script chk {\n  script \"/bin/true\"\n  interval 2\n  weight -10\n}\n");
     for i in 0..n {
+        // Unicast instances on `lo`: present on every Linux host (no "interface doesn't exist"
+        // warnings) and, being unicast, allowed to reuse VRIDs, so 10,000 instances are valid.
+        let (a, b, c) = ((i >> 16) & 255, (i >> 8) & 255, i & 255);
         let _ = write!(
             text,
-            "vrrp_instance VI_{i} {{\n  state BACKUP\n  interface eth{}\n  virtual_router_id {}\n  priority 100\n  advert_int 1\n  \
-             authentication {{\n    auth_type PASS\n    auth_pass 1111\n  }}\n  track_script {{\n    chk\n  }}\n  \
-             virtual_ipaddress {{\n    10.{}.{}.{}/24 dev eth0 label eth0:{}\n  }}\n}}\n",
-            i / 255,
+            "vrrp_instance VI_{i} {{\n  state BACKUP\n  interface lo\n  virtual_router_id {}\n  priority 100\n  advert_int 1\n  \
+             authentication {{\n    auth_type PASS\n    auth_pass 1111\n  }}\n  unicast_src_ip 10.{a}.{b}.{c}\n  \
+             unicast_peer {{\n    11.{a}.{b}.{c}\n  }}\n  track_script {{\n    chk\n  }}\n  \
+             virtual_ipaddress {{\n    12.{a}.{b}.{c}/24 dev lo label lo:{}\n  }}\n}}\n",
             i % 255 + 1,
-            (i >> 16) & 255,
-            (i >> 8) & 255,
-            i & 255,
             i % 1000
         );
     }

@@ -4,6 +4,23 @@
 //! Pipeline: [`lexer`] (words, braces, comments, quotes) -> [`tree`] (blocks; brace on the same
 //! or next line) -> [`include`] (globs relative to the including file, cycles) -> `lower`
 //! (typed blocks, keepalived defaults) -> [`validate`] (VRIDs, names, references).
+//!
+//! # Errors versus warnings (deliberate differences from `keepalived -t`)
+//! keepalived 2.2.7 logs nearly every problem and runs anyway after dropping or replacing the
+//! offending value (its `-t` exits 5 for all of them). drift splits them:
+//! * **warning (exit 4)** when keepalived's adjustment keeps the meaning: auth_pass truncated to
+//!   8 bytes, v2 advert_int rounded to whole seconds, v3 advert_int clamped to 40.95 s,
+//!   `nopreempt` ignored with `state MASTER` or priority 255, MASTER+AH reset to BACKUP, IPv6
+//!   VIPs forcing version 3 (keepalived is silent), no VIPs, a sync group with 0 or 1 members,
+//!   unicast_ttl without peers, a missing track script program, a missing host interface,
+//!   `virtual_server` (parsed, not served).
+//! * **error (exit 3, `load` refuses)** when keepalived would drop or replace what was written, so
+//!   the running config would not be the one on disk: unknown keywords, out-of-range numbers
+//!   (VRID, priority, weight, version), bad addresses/masks/scopes, bad state or auth_type,
+//!   missing VRID or interface, duplicate VRID or instance name, undefined track_script /
+//!   track_file / track_process / sync-group member, mixed-family VIPs, brace and quote errors,
+//!   a missing include (keepalived: logs "Config files missing" and exits 0) and include cycles
+//!   (keepalived: recurses until EMFILE).
 
 pub mod diag;
 pub mod include;
