@@ -27,6 +27,7 @@ pub mod include;
 pub mod lexer;
 mod lower;
 mod print;
+mod print_global;
 mod print_instance;
 pub mod tree;
 pub mod validate;
