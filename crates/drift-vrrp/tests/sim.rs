@@ -502,3 +502,49 @@ fn tracker_lowering_the_masters_priority_hands_over_and_raising_it_takes_back() 
         );
     }
 }
+
+#[test]
+fn ipv6_v3_lan_elects_fails_over_and_hands_back() {
+    use std::net::Ipv6Addr;
+    for seed in seeds().take(100) {
+        let mut lan = Lan::new(
+            seed,
+            LinkModel {
+                latency: Duration::from_micros(300),
+                ..LinkModel::default()
+            },
+        );
+        let vips = Addrs::V6(vec![
+            "fe80::100".parse().unwrap(),
+            "2001:db8::100".parse().unwrap(),
+        ]);
+        let ids: Vec<NodeId> = [(200u8, 1u16), (150, 2), (100, 3)]
+            .iter()
+            .map(|&(prio, last)| {
+                let addr = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, last));
+                let mut c = InstanceConfig::new("v6", 7, addr, vips.clone());
+                c.priority = prio;
+                c.advert_interval = Duration::from_millis(100);
+                assert_eq!(c.version, Version::V3);
+                lan.add(c)
+            })
+            .collect();
+        for &i in &ids {
+            lan.start(i);
+        }
+        lan.run_for(Duration::from_secs(1));
+        assert_eq!(lan.masters(), vec![ids[0]], "seed {seed}");
+        lan.shutdown(ids[0]);
+        lan.run_for(Duration::from_millis(50));
+        assert_eq!(lan.masters(), vec![ids[1]], "seed {seed}");
+        lan.start(ids[0]);
+        lan.run_for(Duration::from_secs(1));
+        assert_eq!(lan.masters(), vec![ids[0]], "seed {seed}");
+        assert_eq!(lan.decode_errors, 0);
+        assert!(
+            ids.iter()
+                .all(|&i| lan.instance(i).stats().dropped_total() == 0),
+            "seed {seed}"
+        );
+    }
+}
