@@ -17,6 +17,7 @@ mod checksum;
 mod error;
 mod ipv4;
 mod ndisc;
+mod types;
 mod vrrp;
 
 pub use arp::{gratuitous_arp, GARP_FRAME_LEN};
