@@ -108,6 +108,9 @@ pub struct InstanceConfig {
     /// Empty: multicast, received TTL must be 255 (RFC 5798 §7.1). Non-empty: unicast, TTL is
     /// checked against the sending peer's `min_ttl..=max_ttl` when `check_unicast_src` is set.
     pub unicast_peers: Vec<UnicastPeer>,
+    /// keepalived `check_unicast_src` / `vrrp_check_unicast_src`; the daemon must also set it
+    /// when any peer has `min_ttl`/`max_ttl` ("Specifying min_ttl or max_ttl turns on
+    /// check_unicast_src").
     pub check_unicast_src: bool,
     /// Skip comparing the address list when the advert comes from the current master.
     pub skip_check_adv_addr: bool,
