@@ -2,12 +2,14 @@
 //! response bodies stream with nginx's `proxy_read_timeout` applied between reads and keep the
 //! server lease (least_conn/max_conns) until the last byte.
 
+use super::pool::{Pool, Sender};
 use crate::upstream::Lease;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -61,23 +63,50 @@ impl Body for ReqBody {
 #[error("upstream timed out ({0:?}) while reading response body")]
 pub struct BodyTimeout(Duration);
 
+/// Where a finished upstream connection goes back to.
+pub struct PoolSlot {
+    pub pool: Arc<Pool>,
+    pub idx: usize,
+    pub sender: Sender,
+}
+
 /// Upstream response body relayed to the client.
 pub struct RespBody {
     inner: Incoming,
     lease: Option<Lease>,
+    /// Returned to the pool only once the body has been read to its end, so a reused
+    /// connection never carries leftovers of the previous response.
+    slot: Option<PoolSlot>,
     timeout: Duration,
     last: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl RespBody {
-    pub fn new(inner: Incoming, lease: Lease, timeout: Duration) -> Self {
+    pub fn new(inner: Incoming, lease: Lease, slot: Option<PoolSlot>, timeout: Duration) -> Self {
         RespBody {
             inner,
             lease: Some(lease),
+            slot,
             timeout,
             last: Instant::now(),
             sleep: None,
+        }
+    }
+
+    fn finished(&mut self) {
+        self.lease = None;
+        if let Some(s) = self.slot.take() {
+            s.pool.put(s.idx, s.sender);
+        }
+    }
+}
+
+impl Drop for RespBody {
+    fn drop(&mut self) {
+        // Empty bodies (HEAD, 204, 304) may never be polled; the connection is still reusable.
+        if self.inner.is_end_stream() {
+            self.finished();
         }
     }
 }
@@ -95,16 +124,17 @@ impl Body for RespBody {
             Poll::Ready(Some(Ok(f))) => {
                 this.last = Instant::now();
                 if this.inner.is_end_stream() {
-                    this.lease = None;
+                    this.finished();
                 }
                 Poll::Ready(Some(Ok(f)))
             }
             Poll::Ready(Some(Err(e))) => {
                 this.lease = None;
+                this.slot = None;
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
-                this.lease = None;
+                this.finished();
                 Poll::Ready(None)
             }
             Poll::Pending => {
@@ -120,6 +150,7 @@ impl Body for RespBody {
                     let deadline = this.last + this.timeout;
                     if Instant::now() >= deadline {
                         this.lease = None;
+                        this.slot = None;
                         return Poll::Ready(Some(Err(Box::new(BodyTimeout(this.timeout)))));
                     }
                     sleep.as_mut().reset(deadline);

@@ -5,7 +5,7 @@ use super::body::ReqBody;
 use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -50,22 +50,29 @@ impl Pool {
         None
     }
 
-    /// Returns the connection to the pool once its current response has been fully read.
-    pub fn release_when_ready(self: &std::sync::Arc<Self>, idx: usize, mut s: Sender) {
-        if !self.enabled() {
+    /// Returns a connection whose response has been read to the end (LIFO; surplus is closed).
+    /// Its connection task may not have marked it idle yet; then a small task waits for that,
+    /// so checkouts never wait.
+    pub fn put(self: &Arc<Self>, idx: usize, mut s: Sender) {
+        if s.is_ready() {
+            self.push(idx, s);
             return;
         }
-        let pool = std::sync::Arc::clone(self);
+        let pool = Arc::clone(self);
         tokio::spawn(async move {
             if s.ready().await.is_ok() {
-                if let Some(slot) = pool.idle.get(idx) {
-                    let mut idle = slot.lock().unwrap_or_else(|e| e.into_inner());
-                    if idle.len() < pool.cap {
-                        idle.push(s);
-                    }
-                }
+                pool.push(idx, s);
             }
         });
+    }
+
+    fn push(&self, idx: usize, s: Sender) {
+        if let Some(slot) = self.idle.get(idx) {
+            let mut idle = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < self.cap {
+                idle.push(s);
+            }
+        }
     }
 }
 

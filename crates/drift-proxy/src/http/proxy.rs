@@ -1,6 +1,6 @@
 //! One client request: route, pick a server, send, retry per `proxy_next_upstream`, relay.
 
-use super::body::{BoxError, ReqBody, RespBody, REPLAYABLE_BODY_MAX};
+use super::body::{BoxError, PoolSlot, ReqBody, RespBody, REPLAYABLE_BODY_MAX};
 use super::headers::{strip_hop_by_hop, upstream_headers, wants_upgrade, ConnInfo, ReqVars};
 use super::pool::{connect, ConnectError, Sender};
 use super::route::{upstream_path, Route, Router};
@@ -160,10 +160,14 @@ pub async fn handle(
                     }
                     return Ok(error_response(StatusCode::BAD_GATEWAY));
                 }
-                if let Some(s) = sender {
-                    route.pool.release_when_ready(lease.idx, s);
-                }
-                return Ok(relay(resp, Some(lease), &route, false));
+                let slot = sender
+                    .filter(|_| route.pool.enabled())
+                    .map(|sender| PoolSlot {
+                        pool: Arc::clone(&route.pool),
+                        idx: lease.idx,
+                        sender,
+                    });
+                return Ok(relay(resp, Some((lease, slot)), &route, false));
             }
             Err(f) => {
                 let (allowed, status) = match &f {
@@ -280,14 +284,14 @@ fn clone_request(req: &Request<ReqBody>, src: &Src) -> Option<Request<ReqBody>> 
 
 fn relay(
     resp: Response<Incoming>,
-    lease: Option<crate::upstream::Lease>,
+    lease: Option<(crate::upstream::Lease, Option<PoolSlot>)>,
     route: &Route,
     upgrade: bool,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let body = match lease {
-        Some(l) => RespBody::new(body, l, route.loc.read_timeout).boxed(),
+        Some((l, slot)) => RespBody::new(body, l, slot, route.loc.read_timeout).boxed(),
         None => body.map_err(BoxError::from).boxed(),
     };
     Response::from_parts(parts, body)

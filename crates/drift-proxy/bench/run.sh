@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmark: wrk against drift-proxy, nginx and HAProxy, each proxying to the same fast backend
+# (nginx `return 200 "ok"`) on loopback with upstream keep-alive. Prints req/s, p50/p99 latency
+# and proxy RSS, plus ratios to nginx. Everything binds 127.0.0.1 high ports; processes are
+# started with their own pid files/logs in a temp dir and stopped by pid.
+#
+# Usage: crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
+set -euo pipefail
+WORKERS=${1:-1}
+DURATION=${2:-10s}
+CONNS=${3:-100}
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-proxy}
+TMP=$(mktemp -d /tmp/drift-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+BACKEND=19001 NGINX=19010 HAPROXY=19020 DRIFT=19030
+
+(cd "$ROOT" && cargo build --release -q -p drift-proxy --example serve)
+SERVE=$CARGO_TARGET_DIR/release/examples/serve
+
+cat > "$TMP/backend.conf" <<CONF
+worker_processes 1;
+pid $TMP/backend.pid;
+error_log $TMP/backend.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$BACKEND; keepalive_requests 1000000; location / { return 200 "ok"; } }
+}
+CONF
+
+# The same upstream block is read by nginx and drift (drift reads nginx config).
+proxy_conf() { # $1 = listen port, $2 = extra main-context lines
+cat <<CONF
+$2
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream be { server 127.0.0.1:$BACKEND; keepalive 64; }
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://be;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+}
+proxy_conf $NGINX "worker_processes $WORKERS; pid $TMP/nginx.pid; error_log $TMP/nginx.err;" > "$TMP/nginx.conf"
+proxy_conf $DRIFT "" > "$TMP/drift.conf"
+
+cat > "$TMP/haproxy.cfg" <<CONF
+global
+  nbthread $WORKERS
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HAPROXY
+  default_backend be
+backend be
+  server s1 127.0.0.1:$BACKEND
+CONF
+
+start_bg() { "$@" > "$TMP/$(basename "$1").$RANDOM.out" 2>&1 & LAST=$!; PIDS+=("$LAST"); }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+rss_kib() { # sum VmRSS over a pid and its children
+  local total=0
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0)))
+  done
+  echo $total
+}
+
+start_bg nginx -e "$TMP/backend.err" -p "$TMP" -c "$TMP/backend.conf" -g "daemon off;"
+wait_port $BACKEND
+start_bg nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g "daemon off;"; NGINX_PID=$LAST
+start_bg haproxy -db -f "$TMP/haproxy.cfg"; HAPROXY_PID=$LAST
+start_bg "$SERVE" "$TMP/drift.conf" "$WORKERS"; DRIFT_PID=$LAST
+wait_port $NGINX; wait_port $HAPROXY; wait_port $DRIFT
+
+# Check every proxy answers "ok" before measuring.
+for port in $NGINX $HAPROXY $DRIFT; do
+  body=$(curl -s "http://127.0.0.1:$port/")
+  [ "$body" = ok ] || { echo "proxy on $port answered '$body'" >&2; exit 1; }
+done
+
+to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s -> ms
+  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
+}
+
+declare -A RPS P50 P99 RSS
+run() { # name port pid
+  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
+  local out; out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+  echo "$out" > "$TMP/wrk-$1.txt"
+  RPS[$1]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  P50[$1]=$(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")
+  P99[$1]=$(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")
+  RSS[$1]=$(rss_kib "$3")
+  if echo "$out" | grep -q "Non-2xx"; then echo "WARNING: $1 had non-2xx responses" >&2; echo "$out" >&2; fi
+}
+run nginx $NGINX "$NGINX_PID"
+run haproxy $HAPROXY "$HAPROXY_PID"
+run drift $DRIFT "$DRIFT_PID"
+
+echo
+echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
+echo "wrk -t2 -c$CONNS -d$DURATION, keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
+printf '%-8s %12s %10s %10s %10s %10s %10s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx
+for n in nginx haproxy drift; do
+  printf '%-8s %12s %10s %10s %10.1f %10.2f %10.2f\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
+    "$(echo "${RSS[$n]} / 1024" | bc -l)" "$(echo "${RPS[$n]} / ${RPS[nginx]}" | bc -l)" "$(echo "${P99[$n]} / ${P99[nginx]}" | bc -l)"
+done
