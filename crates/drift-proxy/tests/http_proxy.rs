@@ -330,3 +330,42 @@ async fn unknown_host_and_path_without_location_is_404() {
         (200, "a".to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_reuses_upstream_connections_and_its_absence_closes_them() {
+    let a = Backend::start("a").await;
+    let (_h, addr) = start_proxy(&http_conf(
+        &upstream("app", "keepalive 4;", &[(&a, "")]),
+        "",
+    ))
+    .await;
+    let mut cl = Client::new(addr);
+    for _ in 0..50 {
+        assert_eq!(cl.get("/").await.0, 200);
+    }
+    let head = hyper::Request::head("/")
+        .header("host", "t")
+        .body(http_body_util::BodyExt::boxed(http_body_util::Full::new(
+            bytes::Bytes::new(),
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cl.send(head).await.status().as_u16(), 200);
+    assert_eq!(cl.get("/").await.0, 200);
+    let used = a.conns.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        used <= 2,
+        "52 sequential requests used {used} upstream connections"
+    );
+
+    let b = Backend::start("b").await;
+    let (_h2, addr2) = start_proxy(&http_conf(&upstream("app", "", &[(&b, "")]), "")).await;
+    let mut cl = Client::new(addr2);
+    for _ in 0..10 {
+        assert_eq!(cl.get("/").await.0, 200);
+    }
+    assert_eq!(
+        b.conns.load(std::sync::atomic::Ordering::SeqCst),
+        10,
+        "no keepalive: Connection: close per request, like nginx"
+    );
+}

@@ -24,6 +24,8 @@ pub struct Backend {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicUsize>,
     pub healthy: Arc<AtomicBool>,
+    /// Accepted TCP connections (to observe upstream keep-alive).
+    pub conns: Arc<AtomicUsize>,
     tasks: Option<JoinSet<()>>,
 }
 
@@ -39,14 +41,21 @@ impl Backend {
         let addr = l.local_addr().unwrap_or(addr);
         let hits = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(AtomicUsize::new(0));
         let mut tasks = JoinSet::new();
-        let (id2, h2, ok2) = (id.to_string(), Arc::clone(&hits), Arc::clone(&healthy));
+        let (id2, h2, ok2, c2) = (
+            id.to_string(),
+            Arc::clone(&hits),
+            Arc::clone(&healthy),
+            Arc::clone(&conns),
+        );
         tasks.spawn(async move {
             let mut conns = JoinSet::new();
             loop {
                 let Ok((tcp, _)) = l.accept().await else {
                     return;
                 };
+                c2.fetch_add(1, SeqCst);
                 let (id, hits, ok) = (id2.clone(), Arc::clone(&h2), Arc::clone(&ok2));
                 conns.spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
@@ -63,6 +72,7 @@ impl Backend {
             addr,
             hits,
             healthy,
+            conns,
             tasks: Some(tasks),
         }
     }
