@@ -258,3 +258,14 @@ fn master_with_ah_authentication_is_reset_to_backup_with_a_warning() {
         Some(InitialState::Backup)
     );
 }
+
+/// Regression (found by the round-trip proptest): a value starting with `@` was printed bare and
+/// then read back as a conditional line and dropped.
+#[test]
+fn values_starting_with_at_survive_print_and_parse() {
+    let mut m = drift_model::Config::default();
+    m.global_defs.notification_email = vec!["@ops".into()];
+    let printed = drift_config::print_conf(&m);
+    let back = parse_str("at.conf", &printed).model.expect("valid");
+    assert_eq!(back.global_defs.notification_email, ["@ops"]);
+}
