@@ -142,20 +142,38 @@ pub fn wants_upgrade(h: &HeaderMap) -> bool {
 /// Builds upstream request headers: client headers minus hop-by-hop, `Host: $proxy_host` (nginx
 /// default), then `proxy_set_header` values (an empty value removes the header, as in nginx).
 pub fn upstream_headers(
-    mut h: HeaderMap,
+    h: HeaderMap,
     loc: &Location,
     vars: &ReqVars<'_>,
     upgrade: bool,
     pooled: bool,
 ) -> HeaderMap {
-    let mut rendered: Vec<(&str, String)> = Vec::with_capacity(loc.set_headers.len());
-    for (name, t) in &loc.set_headers {
-        let mut s = String::new();
-        t.render(&mut s, |v, o| vars.value(v, o));
-        rendered.push((name.as_str(), s));
-    }
+    let rendered = render_set_headers(loc, vars);
+    finish_headers(h, rendered, vars.proxy_host, upgrade, pooled)
+}
+
+/// `proxy_set_header` values for this request; computed while the client headers are still
+/// borrowed, so the header map itself can then be moved (not cloned) into the upstream request.
+pub fn render_set_headers<'l>(loc: &'l Location, vars: &ReqVars<'_>) -> Vec<(&'l str, String)> {
+    loc.set_headers
+        .iter()
+        .map(|(name, t)| {
+            let mut s = String::new();
+            t.render(&mut s, |v, o| vars.value(v, o));
+            (name.as_str(), s)
+        })
+        .collect()
+}
+
+pub fn finish_headers(
+    mut h: HeaderMap,
+    rendered: Vec<(&str, String)>,
+    proxy_host: &str,
+    upgrade: bool,
+    pooled: bool,
+) -> HeaderMap {
     strip_hop_by_hop(&mut h, upgrade);
-    if let Ok(v) = HeaderValue::from_str(vars.proxy_host) {
+    if let Ok(v) = HeaderValue::from_str(proxy_host) {
         h.insert(HOST, v);
     }
     if upgrade {

@@ -1,13 +1,15 @@
 //! One client request: route, pick a server, send, retry per `proxy_next_upstream`, relay.
 
 use super::body::{BoxError, PoolSlot, ReqBody, RespBody, REPLAYABLE_BODY_MAX};
-use super::headers::{strip_hop_by_hop, upstream_headers, wants_upgrade, ConnInfo, ReqVars};
+use super::headers::{
+    finish_headers, render_set_headers, strip_hop_by_hop, wants_upgrade, ConnInfo, ReqVars,
+};
 use super::pool::{connect, ConnectError, Sender};
 use super::route::{upstream_path, Route, Router};
 use super::upgrade::relay_upgrade;
 use crate::balance::{Attempt, Key};
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -56,6 +58,8 @@ impl Src {
 enum Failure {
     /// Nothing was sent: always safe to try another server.
     Connect(ConnectError),
+    /// A streamed request body was consumed by an earlier attempt: cannot resend.
+    BodyGone,
     Timeout,
     Error(hyper::Error),
 }
@@ -100,14 +104,29 @@ pub async fn handle(
         hash: key_buf.as_bytes(),
     };
     let pooled = route.pool.enabled() && !upgrade;
-    let headers = upstream_headers(parts.headers.clone(), &route.loc, &vars, upgrade, pooled);
-    let target = upstream_path(&route.loc, path, query);
+    let rendered = render_set_headers(&route.loc, &vars);
+    let target = match (&route.loc.uri, parts.uri.path_and_query()) {
+        // Common case: the URI passes unchanged; reuse its bytes instead of re-parsing.
+        (None, Some(pq)) => Uri::from(pq.clone()),
+        _ => match upstream_path(&route.loc, path, query).parse::<Uri>() {
+            Ok(u) => u,
+            Err(_) => return Ok(error_response(StatusCode::BAD_REQUEST)),
+        },
+    };
+    let headers = finish_headers(
+        parts.headers,
+        rendered,
+        &route.loc.proxy_host,
+        upgrade,
+        pooled,
+    );
+    let method = parts.method;
 
     let mut src = match request_body(body).await {
         Ok(s) => s,
         Err(status) => return Ok(error_response(status)),
     };
-    let may_resend = idempotent(&parts.method) || route.loc.next_upstream.non_idempotent;
+    let may_resend = idempotent(&method) || route.loc.next_upstream.non_idempotent;
     let next = route.loc.next_upstream;
     let limit = if route.loc.next_upstream_tries == 0 {
         u32::MAX
@@ -128,20 +147,12 @@ pub async fn handle(
         };
         tries += 1;
         let more = tries < limit && give_up_at.is_none_or(|t| Instant::now() < t);
-        let Some(body) = src.body() else {
-            return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
+        let head = Head {
+            method: &method,
+            uri: &target,
+            headers: &headers,
         };
-        let mut builder = Request::builder()
-            .method(parts.method.clone())
-            .uri(target.as_str())
-            .version(Version::HTTP_11);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers.clone();
-        }
-        let Ok(up_req) = builder.body(body) else {
-            return Ok(error_response(StatusCode::BAD_REQUEST));
-        };
-        match send(&route, lease.idx, lease.addr(), up_req, &src, upgrade).await {
+        match send(&route, lease.idx, lease.addr(), &head, &mut src, upgrade).await {
             Ok((resp, sender)) => {
                 let status = resp.status().as_u16();
                 if next.retries_status(status) && more && may_resend && src.replayable() {
@@ -169,8 +180,13 @@ pub async fn handle(
                     });
                 return Ok(relay(resp, Some((lease, slot)), &route, false));
             }
+            Err(Failure::BodyGone) => {
+                // The server is not at fault: a streamed body cannot be sent a second time.
+                return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
+            }
             Err(f) => {
                 let (allowed, status) = match &f {
+                    Failure::BodyGone => (false, StatusCode::BAD_GATEWAY),
                     Failure::Connect(ConnectError::Timeout(..)) => {
                         (next.timeout, StatusCode::GATEWAY_TIMEOUT)
                     }
@@ -194,6 +210,7 @@ pub async fn handle(
                     Failure::Error(e) => {
                         tracing::warn!(upstream = %up.name, server = %lease.addr(), error = %e, "upstream error")
                     }
+                    Failure::BodyGone => {}
                 }
                 lease.fail();
                 if !(allowed && more) {
@@ -223,12 +240,32 @@ async fn request_body(body: Incoming) -> Result<Src, StatusCode> {
 
 /// Sends on a pooled connection, or a fresh one; a pooled connection that turns out to be closed
 /// by the server is retried once on a fresh connection when the body can be replayed.
+/// The parts of the upstream request that every attempt reuses.
+struct Head<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+}
+
+impl Head<'_> {
+    fn request(&self, src: &mut Src) -> Option<Request<ReqBody>> {
+        let mut r = Request::new(src.body()?);
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.version_mut() = Version::HTTP_11;
+        *r.headers_mut() = self.headers.clone();
+        Some(r)
+    }
+}
+
+/// Sends on a pooled connection, or a fresh one; a pooled connection that turns out to be closed
+/// by the server is retried once on a fresh connection when the body can be replayed.
 async fn send(
     route: &Route,
     idx: usize,
     addr: std::net::SocketAddr,
-    req: Request<ReqBody>,
-    src: &Src,
+    head: &Head<'_>,
+    src: &mut Src,
     upgrade: bool,
 ) -> Result<(Response<Incoming>, Option<Sender>), Failure> {
     let loc = &route.loc;
@@ -244,42 +281,28 @@ async fn send(
             .await
             .map_err(Failure::Connect)?,
     };
-    let retry_req = (reused && src.replayable()).then(|| clone_request(&req, src));
+    let req = head.request(src).ok_or(Failure::BodyGone)?;
     match tokio::time::timeout(loc.read_timeout, sender.send_request(req)).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Ok(resp)) => Ok((resp, (!upgrade).then_some(sender))),
         Ok(Err(e)) => {
-            let Some(Some(req2)) =
-                retry_req.filter(|_| e.is_canceled() || e.is_incomplete_message() || e.is_closed())
-            else {
+            let stale = reused
+                && src.replayable()
+                && (e.is_canceled() || e.is_incomplete_message() || e.is_closed());
+            if !stale {
                 return Err(Failure::Error(e));
-            };
+            }
+            let req = head.request(src).ok_or(Failure::BodyGone)?;
             let mut fresh = connect(addr, loc.connect_timeout)
                 .await
                 .map_err(Failure::Connect)?;
-            match tokio::time::timeout(loc.read_timeout, fresh.send_request(req2)).await {
+            match tokio::time::timeout(loc.read_timeout, fresh.send_request(req)).await {
                 Err(_) => Err(Failure::Timeout),
                 Ok(Ok(resp)) => Ok((resp, Some(fresh))),
                 Ok(Err(e)) => Err(Failure::Error(e)),
             }
         }
     }
-}
-
-fn clone_request(req: &Request<ReqBody>, src: &Src) -> Option<Request<ReqBody>> {
-    let body = match src {
-        Src::Replay(None) => ReqBody::Empty,
-        Src::Replay(Some(b)) => ReqBody::Full(Some(b.clone())),
-        Src::Stream(_) => return None,
-    };
-    let mut b = Request::builder()
-        .method(req.method().clone())
-        .uri(req.uri().clone())
-        .version(req.version());
-    if let Some(h) = b.headers_mut() {
-        *h = req.headers().clone();
-    }
-    b.body(body).ok()
 }
 
 fn relay(
