@@ -104,23 +104,30 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s -> ms
 }
 
 declare -A RPS P50 P99 RSS
-run() { # name port pid
+for n in nginx haproxy drift; do RPS[$n]=0; P50[$n]=0; P99[$n]=0; done
+run() { # name port pid: one measured run, accumulated (averaged over ROUNDS below)
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
   local out; out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
-  echo "$out" > "$TMP/wrk-$1.txt"
-  RPS[$1]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-  P50[$1]=$(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")
-  P99[$1]=$(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")
+  echo "$out" >> "$TMP/wrk-$1.txt"
+  RPS[$1]=$(echo "${RPS[$1]} + $(echo "$out" | awk '/Requests\/sec/{print $2}')" | bc -l)
+  P50[$1]=$(echo "${P50[$1]} + $(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" | bc -l)
+  P99[$1]=$(echo "${P99[$1]} + $(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")" | bc -l)
   RSS[$1]=$(rss_kib "$3")
   if echo "$out" | grep -q "Non-2xx"; then echo "WARNING: $1 had non-2xx responses" >&2; echo "$out" >&2; fi
 }
-run nginx $NGINX "$NGINX_PID"
-run haproxy $HAPROXY "$HAPROXY_PID"
-run drift $DRIFT "$DRIFT_PID"
+# Alternate the order between rounds so no proxy always runs first or last (CPU clock, caches).
+ROUNDS=2
+run nginx $NGINX "$NGINX_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run drift $DRIFT "$DRIFT_PID"
+run drift $DRIFT "$DRIFT_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run nginx $NGINX "$NGINX_PID"
+for n in nginx haproxy drift; do
+  RPS[$n]=$(echo "${RPS[$n]} / $ROUNDS" | bc -l | xargs printf '%.0f')
+  P50[$n]=$(echo "${P50[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
+  P99[$n]=$(echo "${P99[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
+done
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
-echo "wrk -t2 -c$CONNS -d$DURATION, keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
+echo "wrk -t2 -c$CONNS -d$DURATION x $ROUNDS rounds (mean), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
 printf '%-8s %12s %10s %10s %10s %10s %10s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx
 for n in nginx haproxy drift; do
   printf '%-8s %12s %10s %10s %10.1f %10.2f %10.2f\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
