@@ -7,8 +7,18 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::from_std(bind_std(addr, false)?)
+}
+
+/// Binds without a runtime (so sockets can be made before the worker threads exist).
+/// `reuseport` lets each worker thread own a listener on the same address; the kernel spreads
+/// connections across them, as nginx's `reuseport` does.
+pub fn bind_std(addr: SocketAddr, reuseport: bool) -> io::Result<std::net::TcpListener> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
+    if reuseport {
+        sock.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         sock.set_only_v6(true)?;
         sock.set_freebind_ipv6(true)?;
@@ -18,7 +28,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     sock.listen(1024)?;
-    TcpListener::from_std(sock.into())
+    Ok(sock.into())
 }
 
 #[cfg(test)]
