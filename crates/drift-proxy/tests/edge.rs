@@ -300,3 +300,33 @@ async fn tcp_proxy_closes_idle_sessions_after_proxy_timeout() {
         "{took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_connections_caps_concurrent_clients() {
+    let a = Backend::start("a").await;
+    let conf = format!("events {{ worker_connections 2; }} http {{ upstream app {{ server {}; }} server {{ listen 127.0.0.1:0; location / {{ proxy_pass http://app; }} }} }}", a.addr);
+    let (_h, addr) = start_proxy(&conf).await;
+    let mut c1 = Client::new(addr);
+    let mut c2 = Client::new(addr);
+    assert_eq!(c1.get("/").await.0, 200);
+    assert_eq!(c2.get("/").await.0, 200);
+    // Both permits are held by the idle keep-alive connections: a third client waits in the backlog.
+    let mut third = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = third
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
+    assert!(
+        early.is_err(),
+        "third connection must not be served while two are open"
+    );
+    drop(c1);
+    let (text, _) = read_all(&mut third, Duration::from_secs(3)).await;
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "served once a slot freed: {text}"
+    );
+}
