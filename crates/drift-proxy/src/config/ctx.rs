@@ -33,6 +33,10 @@ pub const IGNORED: &[&str] = &[
     "zone",
 ];
 
+/// Host names in `server`/`proxy_pass` go through the system resolver (nginx resolves at load).
+/// Fuzz tests switch this off so random words never become DNS queries leaving the machine.
+pub static RESOLVE_NAMES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 #[derive(Default)]
 pub struct Ctx {
     pub diags: Vec<Diagnostic>,
@@ -128,6 +132,13 @@ impl Ctx {
                 return None;
             }
         };
+        if !RESOLVE_NAMES.load(std::sync::atomic::Ordering::Relaxed) {
+            self.err(
+                &a.span,
+                format!("host not found in \"{text}\" (name resolution disabled)"),
+            );
+            return None;
+        }
         match with_port.to_socket_addrs().map(|mut i| i.next()) {
             Ok(Some(sa)) => Some(sa),
             _ => {
