@@ -142,3 +142,42 @@ async fn weighted_round_robin_sequence_matches_nginx() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_hash_matches_nginx_per_client_network() {
+    let bs = [
+        Backend::start("b0").await,
+        Backend::start("b1").await,
+        Backend::start("b2").await,
+        Backend::start("b3").await,
+    ];
+    let servers: String = bs
+        .iter()
+        .zip(["weight=1", "weight=2", "weight=1", "weight=3"])
+        .map(|(b, w)| format!("server {} {w};", b.addr))
+        .collect();
+    let port = free_port();
+    let body = |listen: &str| {
+        format!("upstream app {{ ip_hash; {servers} }} server {{ listen {listen}; location / {{ proxy_pass http://app; }} }}")
+    };
+    let Some(_ngx) = start_nginx("iphash", &body(&format!("127.0.0.1:{port}"))) else {
+        return;
+    };
+    let (_h, drift) = start_proxy(&format!("http {{ {} }}", body("127.0.0.1:0"))).await;
+    let nginx = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut agree = 0;
+    let mut seen = std::collections::HashSet::new();
+    for x in 1..=60u8 {
+        // ip_hash keys on the first three octets: vary the third one.
+        let src = std::net::IpAddr::from([127, 0, x, 1]);
+        let theirs = Client::from_source(nginx, src).get("/").await.1;
+        let ours = Client::from_source(drift, src).get("/").await.1;
+        seen.insert(ours.clone());
+        agree += usize::from(theirs == ours);
+    }
+    assert_eq!(
+        agree, 60,
+        "ip_hash: drift agrees with nginx for {agree}/60 client networks"
+    );
+    assert!(seen.len() > 1, "clients spread over servers: {seen:?}");
+}

@@ -178,19 +178,41 @@ pub async fn start_proxy(conf: &str) -> (ProxyHandle, SocketAddr) {
 /// A keep-alive HTTP/1.1 client to one address; reconnects if the server closed.
 pub struct Client {
     addr: SocketAddr,
+    source: Option<std::net::IpAddr>,
     tx: Option<hyper::client::conn::http1::SendRequest<TestBody>>,
 }
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr, tx: None }
+        Client {
+            addr,
+            source: None,
+            tx: None,
+        }
+    }
+
+    /// Connects from a chosen loopback source address (any 127.x.y.z works on Linux `lo`).
+    pub fn from_source(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        Client {
+            addr,
+            source: Some(source),
+            tx: None,
+        }
     }
 
     pub async fn send(&mut self, req: Request<TestBody>) -> Response<Incoming> {
         if self.tx.as_ref().is_none_or(|t| t.is_closed()) {
-            let tcp = TcpStream::connect(self.addr)
-                .await
-                .unwrap_or_else(|e| panic!("connect proxy: {e}"));
+            let tcp = match self.source {
+                None => TcpStream::connect(self.addr).await,
+                Some(ip) => {
+                    let sock =
+                        tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("socket: {e}"));
+                    sock.bind(SocketAddr::new(ip, 0))
+                        .unwrap_or_else(|e| panic!("bind {ip}: {e}"));
+                    sock.connect(self.addr).await
+                }
+            }
+            .unwrap_or_else(|e| panic!("connect proxy: {e}"));
             let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                 .await
                 .unwrap_or_else(|e| panic!("handshake: {e}"));
