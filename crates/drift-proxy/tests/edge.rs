@@ -330,3 +330,37 @@ async fn worker_connections_caps_concurrent_clients() {
         "served once a slot freed: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_bytes_never_take_the_proxy_down() {
+    use rand::{Rng, SeedableRng};
+    let (_h, addr, _backend) = proxy_for_hostile_clients().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let prefixes: [&[u8]; 4] = [
+        b"",
+        b"GET / HTTP/1.1\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n",
+    ];
+    for i in 0..200 {
+        let mut bytes = prefixes[i % prefixes.len()].to_vec();
+        let n = rng.gen_range(0..512);
+        bytes.extend((0..n).map(|_| rng.gen::<u8>()));
+        bytes.extend_from_slice(b"\r\n\r\n");
+        let mut s = TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = s.write_all(&bytes).await;
+        let _ = s.shutdown().await;
+        let (text, _) = read_all(&mut s, Duration::from_secs(3)).await;
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 "),
+            "case {i}: {text:?}"
+        );
+    }
+    assert_eq!(
+        Client::new(addr).get("/").await,
+        (200, "a".to_string()),
+        "still serving"
+    );
+}
