@@ -111,10 +111,14 @@ impl Shared {
             let mut by_addr: BTreeMap<SocketAddr, Vec<Site>> = BTreeMap::new();
             for s in &h.servers {
                 for a in &s.listen {
-                    by_addr
-                        .entry(*a)
-                        .or_default()
-                        .push(Site::new(s, &self.http_upstreams, &pools));
+                    let site = Site::new(s, &self.http_upstreams, &pools);
+                    let sites = by_addr.entry(*a).or_default();
+                    // The router falls back to the first site; nginx falls back to default_server.
+                    if s.default_for.contains(a) {
+                        sites.insert(0, site);
+                    } else {
+                        sites.push(site);
+                    }
                 }
             }
             let limits = http::ClientLimits {

@@ -369,3 +369,37 @@ async fn keepalive_reuses_upstream_connections_and_its_absence_closes_them() {
         "no keepalive: Connection: close per request, like nginx"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_selects_the_site_and_default_server_takes_unknown_hosts() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0);
+    let conf = format!(
+        "http {{ server {{ listen 127.0.0.1:{port}; server_name a.example *.a.example; location / {{ proxy_pass http://{}; }} }}
+                 server {{ listen 127.0.0.1:{port} default_server; server_name b.example; location / {{ proxy_pass http://{}; }} }} }}",
+        a.addr, b.addr
+    );
+    let (_h, addr) = start_proxy(&conf).await;
+    let mut cl = Client::new(addr);
+    for (host, want) in [
+        ("a.example", "a"),
+        ("www.a.example:8080", "a"),
+        ("b.example", "b"),
+        ("unknown.example", "b"),
+    ] {
+        let req = hyper::Request::get("/")
+            .header("host", host)
+            .body(http_body_util::BodyExt::boxed(http_body_util::Full::new(
+                bytes::Bytes::new(),
+            )))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = http_body_util::BodyExt::collect(cl.send(req).await.into_body())
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        assert_eq!(body, want, "Host: {host}");
+    }
+}

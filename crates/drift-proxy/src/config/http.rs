@@ -94,6 +94,7 @@ fn server(
     let body = d.block.as_deref().unwrap_or_default();
     let mut srv = HttpServer {
         listen: Vec::new(),
+        default_for: Vec::new(),
         server_names: Vec::new(),
         locations: Vec::new(),
     };
@@ -103,8 +104,15 @@ fn server(
         match c.name.as_str() {
             "location" => {}
             "listen" if cx.shape(c, 1, 8, false) => {
-                if let Some(a) = cx.listen(&c.args[0]) {
+                let addr = cx.listen(&c.args[0]);
+                if let Some(a) = addr {
                     srv.listen.push(a);
+                    if c.args[1..]
+                        .iter()
+                        .any(|p| p.text == "default_server" || p.text == "default")
+                    {
+                        srv.default_for.push(a);
+                    }
                 }
                 for p in &c.args[1..] {
                     let ok = [

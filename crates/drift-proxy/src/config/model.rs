@@ -86,6 +86,8 @@ pub struct UpstreamConfig {
 #[derive(Debug, Clone)]
 pub struct HttpServer {
     pub listen: Vec<SocketAddr>,
+    /// Addresses where this server is the `default_server` (answers unknown Host names).
+    pub default_for: Vec<SocketAddr>,
     pub server_names: Vec<String>,
     pub locations: Vec<Location>,
 }
