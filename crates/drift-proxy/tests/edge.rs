@@ -364,3 +364,21 @@ async fn random_bytes_never_take_the_proxy_down() {
         "still serving"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keepalive_clients_are_closed_by_the_header_timeout() {
+    let (_h, addr, _backend) = proxy_for_hostile_clients().await;
+    let mut s = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Now idle: client_header_timeout (1 s) also bounds the wait for the next request head.
+    let (_, took) = read_all(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        took < Duration::from_secs(3),
+        "idle keep-alive connection closed after {took:?}"
+    );
+}
