@@ -382,3 +382,33 @@ async fn idle_keepalive_clients_are_closed_by_the_header_timeout() {
         "idle keep-alive connection closed after {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_stops_reading_trips_proxy_send_timeout() {
+    // Accepts and then never reads: the request body fills the socket buffers and writes block.
+    let deaf = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deaf_addr = deaf.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = deaf.accept().await {
+            held.push(s);
+        }
+    });
+    let conf = format!("http {{ server {{ listen 127.0.0.1:0; location / {{ proxy_pass http://{deaf_addr}; proxy_send_timeout 300ms; proxy_read_timeout 20s; }} }} }}");
+    let (_h, addr) = start_proxy(&conf).await;
+    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+    let frames = futures_util::stream::iter(
+        (0..64).map(move |_| Ok::<_, Infallible>(Frame::data(chunk.clone()))),
+    );
+    let req = hyper::Request::post("/")
+        .header("host", "t")
+        .body(BodyExt::boxed(StreamBody::new(frames)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t0 = Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(10), Client::new(addr).send(req)).await;
+    let status = resp.map(|r| r.status().as_u16()).unwrap_or(0);
+    assert_eq!(status, 504, "after {:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}

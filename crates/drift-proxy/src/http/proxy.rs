@@ -277,7 +277,7 @@ async fn send(
     let reused = pooled.is_some();
     let mut sender = match pooled {
         Some(s) => s,
-        None => connect(addr, loc.connect_timeout)
+        None => connect(addr, loc.connect_timeout, loc.send_timeout)
             .await
             .map_err(Failure::Connect)?,
     };
@@ -290,19 +290,42 @@ async fn send(
                 && src.replayable()
                 && (e.is_canceled() || e.is_incomplete_message() || e.is_closed());
             if !stale {
-                return Err(Failure::Error(e));
+                return Err(if send_timed_out(&e) {
+                    Failure::Timeout
+                } else {
+                    Failure::Error(e)
+                });
             }
             let req = head.request(src).ok_or(Failure::BodyGone)?;
-            let mut fresh = connect(addr, loc.connect_timeout)
+            let mut fresh = connect(addr, loc.connect_timeout, loc.send_timeout)
                 .await
                 .map_err(Failure::Connect)?;
             match tokio::time::timeout(loc.read_timeout, fresh.send_request(req)).await {
                 Err(_) => Err(Failure::Timeout),
                 Ok(Ok(resp)) => Ok((resp, Some(fresh))),
-                Ok(Err(e)) => Err(Failure::Error(e)),
+                Ok(Err(e)) => Err(if send_timed_out(&e) {
+                    Failure::Timeout
+                } else {
+                    Failure::Error(e)
+                }),
             }
         }
     }
+}
+
+/// A `proxy_send_timeout` expiry surfaces as an I/O TimedOut inside hyper's error; nginx answers
+/// 504 for it, like any upstream timeout.
+fn send_timed_out(e: &hyper::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 fn relay(
