@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "drift", version, about = "High availability for Linux services")]
+#[command(
+    name = "drift",
+    version,
+    about = "High availability for Linux services"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,11 +22,31 @@ enum Command {
     /// Check a keepalived configuration, like `keepalived -t`.
     Check {
         /// Configuration file.
-        #[arg(short = 'f', long = "use-file", default_value = "/etc/keepalived/keepalived.conf")]
+        #[arg(
+            short = 'f',
+            long = "use-file",
+            default_value = "/etc/keepalived/keepalived.conf"
+        )]
         file: PathBuf,
         /// Print the resolved model.
         #[arg(long, value_enum)]
         dump: Option<DumpArg>,
+        /// Check the example configurations bundled in the binary instead of a file.
+        #[arg(long, conflicts_with = "file")]
+        examples: bool,
+    },
+    /// Run the VRRP daemon in the foreground (logs on stderr).
+    Run {
+        /// Configuration file.
+        #[arg(
+            short = 'f',
+            long = "use-file",
+            default_value = "/etc/keepalived/keepalived.conf"
+        )]
+        file: PathBuf,
+        /// Log level: error, warn, info, debug, trace.
+        #[arg(short = 'l', long = "log-level", default_value = "info")]
+        log_level: String,
     },
 }
 
@@ -35,9 +59,33 @@ enum DumpArg {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { file, dump } => {
-            let _ = (file, dump);
-            ExitCode::SUCCESS
+        Command::Check {
+            file,
+            dump,
+            examples,
+        } => {
+            let dump = dump.map(|d| match d {
+                DumpArg::Json => drift_config::DumpFormat::Json,
+                DumpArg::Conf => drift_config::DumpFormat::Conf,
+            });
+            let code = if examples {
+                crate::check::check_examples(dump)
+            } else {
+                drift_config::check_command(&file, dump)
+            };
+            ExitCode::from(u8::try_from(code).unwrap_or(3))
+        }
+        Command::Run { file, log_level } => {
+            match crate::daemon::run(crate::daemon::RunOptions {
+                config: file,
+                log_level,
+            }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("drift: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
         }
     }
 }

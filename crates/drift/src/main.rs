@@ -5,7 +5,9 @@
 
 use std::process::ExitCode;
 
+mod check;
 mod cli;
+mod daemon;
 
 fn main() -> ExitCode {
     cli::run()

@@ -1,0 +1,87 @@
+//! `drift check --examples`: the configs bundled in the binary, so a fresh
+//! machine can see drift's diagnostics without writing a config first.
+
+use std::path::PathBuf;
+
+use drift_config::DumpFormat;
+
+/// The seed article's keepalived configs, as the article printed them.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "master.conf",
+        include_str!("../../../fixtures/seed/master.conf"),
+    ),
+    (
+        "backup.conf",
+        include_str!("../../../fixtures/seed/backup.conf"),
+    ),
+    (
+        "annotated-master.conf",
+        include_str!("../../../fixtures/seed/annotated-master.conf"),
+    ),
+    (
+        "annotated-backup.conf",
+        include_str!("../../../fixtures/seed/annotated-backup.conf"),
+    ),
+];
+
+/// Writes each example to a private temp dir (so diagnostics name a real
+/// file) and checks it; returns the worst exit code, as `keepalived -t` would.
+pub fn check_examples(dump: Option<DumpFormat>) -> i32 {
+    let dir = match tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("drift: cannot create a temporary directory for the examples: {e}");
+            return 3;
+        }
+    };
+    let mut worst = 0;
+    for (name, text) in EXAMPLES {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("drift: cannot write {}: {e}", path.display());
+            worst = 3;
+            continue;
+        }
+        eprintln!("== {name}");
+        let code = drift_config::check_command(&path, dump);
+        eprintln!("== {name}: exit {code}");
+        worst = worst_code(worst, code);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    worst
+}
+
+/// 3 (cannot run) beats 4 (warnings) beats 0.
+fn worst_code(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        0 => 0,
+        4 => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn tempdir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("drift-examples-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worst_code;
+
+    #[test]
+    fn errors_outrank_warnings_and_warnings_outrank_success() {
+        assert_eq!(worst_code(0, 4), 4);
+        assert_eq!(worst_code(4, 0), 4);
+        assert_eq!(worst_code(4, 3), 3);
+        assert_eq!(worst_code(3, 4), 3);
+        assert_eq!(worst_code(0, 0), 0);
+    }
+}
