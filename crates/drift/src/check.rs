@@ -1,7 +1,8 @@
 //! `drift check --examples`: the configs bundled in the binary, so a fresh
 //! machine can see drift's diagnostics without writing a config first.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use drift_config::DumpFormat;
 
@@ -50,6 +51,44 @@ pub fn check_examples(dump: Option<DumpFormat>) -> i32 {
     }
     let _ = std::fs::remove_dir_all(&dir);
     worst
+}
+
+/// `drift check --nginx FILE`: the load balancer's config, with the same
+/// exit codes as a keepalived check (0 valid, 3 cannot run).
+pub fn check_nginx(path: &Path) -> ExitCode {
+    match drift_proxy::check_file(path) {
+        Ok(_) => {
+            eprintln!("{}: configuration is valid", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprint!("{}", drift_proxy::render_all(&diags));
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// `drift proxy -c FILE`: refuses to start on a config that does not check.
+pub fn run_proxy(path: &Path, workers: usize) -> ExitCode {
+    let cfg = match drift_proxy::check_file(path) {
+        Ok(cfg) => cfg,
+        Err(diags) => {
+            eprint!("{}", drift_proxy::render_all(&diags));
+            return ExitCode::from(3);
+        }
+    };
+    let workers = if workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        workers
+    };
+    match drift_proxy::run_blocking(cfg, workers) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("drift: proxy {}: {e:#}", path.display());
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// 3 (cannot run) beats 4 (warnings) beats 0.

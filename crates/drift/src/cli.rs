@@ -34,6 +34,18 @@ enum Command {
         /// Check the example configurations bundled in the binary instead of a file.
         #[arg(long, conflicts_with = "file")]
         examples: bool,
+        /// Check an nginx configuration (the load balancer's subset) instead of keepalived.conf.
+        #[arg(long, value_name = "NGINX_CONF", conflicts_with_all = ["file", "examples"])]
+        nginx: Option<PathBuf>,
+    },
+    /// Run the load balancer alone on an nginx configuration.
+    Proxy {
+        /// nginx configuration file (upstream/server/location/proxy_pass subset).
+        #[arg(short = 'c', long = "conf", default_value = "/etc/nginx/nginx.conf")]
+        conf: PathBuf,
+        /// Worker threads (like nginx worker_processes); 0 = one per CPU.
+        #[arg(short = 'w', long = "workers", default_value_t = 0)]
+        workers: usize,
     },
     /// Run the VRRP daemon in the foreground (logs on stderr).
     Run {
@@ -63,7 +75,11 @@ pub fn run() -> ExitCode {
             file,
             dump,
             examples,
+            nginx,
         } => {
+            if let Some(conf) = nginx {
+                return crate::check::check_nginx(&conf);
+            }
             let dump = dump.map(|d| match d {
                 DumpArg::Json => drift_config::DumpFormat::Json,
                 DumpArg::Conf => drift_config::DumpFormat::Conf,
@@ -75,6 +91,7 @@ pub fn run() -> ExitCode {
             };
             ExitCode::from(u8::try_from(code).unwrap_or(3))
         }
+        Command::Proxy { conf, workers } => crate::check::run_proxy(&conf, workers),
         Command::Run { file, log_level } => {
             match crate::daemon::run(crate::daemon::RunOptions {
                 config: file,
