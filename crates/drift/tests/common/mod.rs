@@ -1,0 +1,315 @@
+//! Shared helpers for the end-to-end VRRP tests (and `examples/failover_bench.rs`, which includes
+//! this file by path): keepalived.conf generators, a daemon guard that owns its config file, a
+//! tiny TCP "who am I" server, and VIP/log queries over a [`Lab`].
+//!
+//! Every test and the benchmark share these so that a change in how the daemon is driven (CLI
+//! flags, log wording) is made once.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use drift_testkit::{ChildGuard, Lab};
+
+/// Port the per-host name server listens on (inside each namespace, so no clash between labs).
+pub const NAME_PORT: u16 = 8080;
+
+/// One `vrrp_instance` block, rendered in keepalived.conf syntax.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub name: String,
+    /// `MASTER` or `BACKUP`.
+    pub state: &'static str,
+    pub priority: u8,
+    pub vrid: u8,
+    /// Seconds, as written in the config (`"1"`, `"0.1"`).
+    pub advert_int: String,
+    /// 2 or 3 (`vrrp_version` in global_defs).
+    pub version: u8,
+    pub nopreempt: bool,
+    pub vip: Ipv4Addr,
+    pub interface: String,
+}
+
+impl Instance {
+    /// A v2 instance, advert_int 1, on `eth0`, preempting (keepalived's defaults).
+    pub fn new(state: &'static str, priority: u8, vip: Ipv4Addr) -> Instance {
+        Instance {
+            name: "VI_1".into(),
+            state,
+            priority,
+            vrid: 51,
+            advert_int: "1".into(),
+            version: 2,
+            nopreempt: false,
+            vip,
+            interface: drift_testkit::HOST_IF.into(),
+        }
+    }
+
+    /// VRRPv3 with a fractional advert interval (`"0.1"`, `"0.05"`).
+    pub fn v3(mut self, advert_int: &str) -> Instance {
+        self.version = 3;
+        self.advert_int = advert_int.into();
+        self
+    }
+
+    pub fn nopreempt(mut self) -> Instance {
+        self.nopreempt = true;
+        self
+    }
+
+    /// The advert interval in seconds.
+    pub fn advert_secs(&self) -> f64 {
+        self.advert_int.parse().unwrap_or(1.0)
+    }
+
+    /// RFC 5798 §6.1 Master_Down_Interval = 3 × interval + skew, skew = (256 − prio) × interval / 256
+    /// (RFC 3768's v2 skew is (256 − prio)/256 s, the same figure at advert_int 1).
+    pub fn master_down(&self) -> Duration {
+        Duration::from_secs_f64(3.0 * self.advert_secs() + self.skew().as_secs_f64())
+    }
+
+    pub fn skew(&self) -> Duration {
+        let unit = if self.version == 3 {
+            self.advert_secs()
+        } else {
+            1.0
+        };
+        Duration::from_secs_f64(f64::from(256 - u16::from(self.priority)) * unit / 256.0)
+    }
+
+    /// A whole keepalived.conf holding this one instance.
+    pub fn config(&self) -> String {
+        let preempt = if self.nopreempt {
+            "    nopreempt\n"
+        } else {
+            ""
+        };
+        format!(
+            "global_defs {{\n    router_id drift_e2e\n    vrrp_version {version}\n}}\n\n\
+             vrrp_instance {name} {{\n    state {state}\n    interface {iface}\n    \
+             virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{preempt}    \
+             virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
+            version = self.version,
+            name = self.name,
+            state = self.state,
+            iface = self.interface,
+            vrid = self.vrid,
+            prio = self.priority,
+            adv = self.advert_int,
+            vip = self.vip,
+        )
+    }
+}
+
+/// The seed article's config (fixtures/seed/*.conf) adapted to a lab: its real-network addresses
+/// replaced by the lab's. `eth0` stays (the lab interface is `eth0` too); the track script
+/// `/root/bin/nginx_check.sh` does not exist, which keepalived answers by disabling the script.
+pub fn adapt_seed(seed: &str, master_ip: Ipv4Addr, vip: Ipv4Addr) -> String {
+    seed.replace("192.168.1.157", &master_ip.to_string())
+        .replace("192.168.1.110", &vip.to_string())
+}
+
+/// Path of a seed fixture, from the crate directory.
+pub fn seed_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/seed")
+        .join(name)
+}
+
+static CONF_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A `drift run` process inside a lab host; owns its config file and removes it on Drop.
+#[derive(Debug)]
+pub struct Daemon {
+    // Declared first so the process stops before its config disappears.
+    pub child: ChildGuard,
+    conf: PathBuf,
+}
+
+impl Daemon {
+    /// Start `drift run -f <conf> -l debug` in host `host` of `lab`.
+    pub fn start(bin: &Path, lab: &Lab, host: usize, config: &str) -> Daemon {
+        let n = CONF_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let conf = std::env::temp_dir().join(format!(
+            "drift-e2e-{}-{}-h{host}-{n}.conf",
+            std::process::id(),
+            lab.id()
+        ));
+        std::fs::write(&conf, config).unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
+        let conf_s = conf.to_string_lossy().into_owned();
+        let child = lab
+            .spawn(
+                host,
+                &bin.to_string_lossy(),
+                &["run", "-f", &conf_s, "-l", "debug"],
+            )
+            .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
+        Daemon { child, conf }
+    }
+
+    /// Times this daemon logged `Entering MASTER STATE`.
+    pub fn master_entries(&self) -> usize {
+        self.child.stderr().matches("Entering MASTER STATE").count()
+            + self.child.stdout().matches("Entering MASTER STATE").count()
+    }
+
+    pub fn logs(&self) -> String {
+        self.child.logs()
+    }
+
+    /// Crash: SIGKILL and reap (the VIP stays on the interface, as after a real daemon crash).
+    pub fn kill(&mut self) {
+        let _ = self.child.signal(drift_testkit::Signal::SIGKILL);
+        let _ = self.child.stop(Duration::from_secs(2));
+    }
+
+    /// Clean stop: SIGTERM (priority-0 advert, VIPs removed); returns whether it exited 0.
+    pub fn terminate(&mut self) -> bool {
+        self.child
+            .stop(Duration::from_secs(5))
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// Whether the process is still running (false if it exited, e.g. on a config error).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.conf);
+    }
+}
+
+/// Indices of the hosts whose interfaces hold `vip`.
+pub fn holders(lab: &Lab, vip: Ipv4Addr) -> Vec<usize> {
+    (0..lab.hosts().len())
+        .filter(|&i| lab.has_addr(i, IpAddr::V4(vip)))
+        .collect()
+}
+
+/// Wait until exactly the hosts `want` hold `vip`; returns how long that took.
+pub fn wait_holders(
+    lab: &Lab,
+    vip: Ipv4Addr,
+    want: &[usize],
+    timeout: Duration,
+) -> Option<Duration> {
+    drift_testkit::wait_until(timeout, Duration::from_millis(5), || {
+        holders(lab, vip) == want
+    })
+}
+
+/// Assert the VIP holder set stays `want` for `period` (sampled every 50 ms).
+pub fn assert_stable(lab: &Lab, vip: Ipv4Addr, want: &[usize], period: Duration, what: &str) {
+    let end = Instant::now() + period;
+    while Instant::now() < end {
+        let now = holders(lab, vip);
+        assert_eq!(now, want, "{what}: VIP holders changed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Remove a VIP a crashed daemon left behind (a SIGKILLed daemon cannot clean up; on a real
+/// failed machine the address would be gone with it).
+pub fn drop_stale_vip(lab: &Lab, host: usize, vip: Ipv4Addr) {
+    let _ = lab.host(host).ip(&[
+        "addr",
+        "del",
+        &format!("{vip}/32"),
+        "dev",
+        drift_testkit::HOST_IF,
+    ]);
+}
+
+/// A TCP server on `0.0.0.0:NAME_PORT` inside a namespace that answers every connection with a
+/// fixed name and closes; stopped (and joined) on Drop.
+pub struct NameServer {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl NameServer {
+    pub fn start(ns: &drift_testkit::Netns, name: &str) -> NameServer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = name.to_string();
+        let flag = stop.clone();
+        let handle = ns.spawn_thread(move || {
+            let listener = match TcpListener::bind(("0.0.0.0", NAME_PORT)) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = listener.set_nonblocking(true);
+            let _ = tx.send(Ok(()));
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.write_all(name.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(())) => {}
+            other => panic!("name server did not start: {other:?}"),
+        }
+        NameServer {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for NameServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Connect from inside `ns` to `ip:NAME_PORT` and read the server's name.
+pub fn ask_name(ns: &drift_testkit::Netns, ip: Ipv4Addr, timeout: Duration) -> Option<String> {
+    ns.run_in(move || {
+        let addr = SocketAddr::new(IpAddr::V4(ip), NAME_PORT);
+        let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+        s.set_read_timeout(Some(timeout)).ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    })
+}
+
+/// Start one name server per host, answering `h0`, `h1`, ...
+pub fn name_servers(lab: &Lab) -> Vec<NameServer> {
+    lab.hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| NameServer::start(h, &format!("h{i}")))
+        .collect()
+}
+
+/// Print a measured figure so it shows in `cargo test -- --nocapture` and in failure output.
+pub fn figure(what: &str, took: Duration, bound: Duration) {
+    println!(
+        "FIGURE {what}: {:.3} s (bound {:.3} s)",
+        took.as_secs_f64(),
+        bound.as_secs_f64()
+    );
+}

@@ -1,0 +1,202 @@
+//! End-to-end VRRP elections between `drift run` daemons in a namespace lab: who becomes master
+//! (RFC 3768 §6.4.2/§6.4.3: higher priority, then higher primary address), the seed article's own
+//! configs, and recovery from a split brain.
+//!
+//! Root only; every test builds its own [`Lab`]. Measured times are printed as `FIGURE` lines
+//! (`cargo test -p drift --test vrrp_election -- --nocapture`).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{assert_stable, figure, holders, wait_holders, Daemon, Instance};
+use drift_testkit::{skip_unless_root, Lab};
+
+const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
+
+fn bin() -> &'static Path {
+    Path::new(DRIFT)
+}
+
+fn lab(hosts: usize) -> Lab {
+    Lab::builder()
+        .hosts(hosts)
+        .build()
+        .unwrap_or_else(|e| panic!("build lab: {e}"))
+}
+
+#[test]
+fn higher_priority_wins_when_both_start_as_backup() {
+    skip_unless_root!();
+    let lab = lab(2);
+    let vip = lab.addr_v4(110);
+    let a = Instance::new("BACKUP", 100, vip);
+    let b = Instance::new("BACKUP", 99, vip);
+    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
+    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
+    let bound = b.master_down() + Duration::from_secs(3);
+    let took = wait_holders(&lab, vip, &[0], bound);
+    assert!(
+        took.is_some(),
+        "priority 100 never became the sole VIP holder (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure(
+        "election 100 vs 99 (both BACKUP)",
+        took.unwrap_or_default(),
+        bound,
+    );
+    assert_stable(&lab, vip, &[0], Duration::from_secs(3), "after election");
+    assert!(
+        d0.master_entries() >= 1,
+        "winner never logged MASTER:\n{}",
+        d0.logs()
+    );
+}
+
+#[test]
+fn equal_priority_elects_the_higher_address() {
+    skip_unless_root!();
+    let lab = lab(2);
+    let vip = lab.addr_v4(110);
+    let inst = Instance::new("BACKUP", 100, vip);
+    let d0 = Daemon::start(bin(), &lab, 0, &inst.config());
+    let d1 = Daemon::start(bin(), &lab, 1, &inst.config());
+    // Host 1 (.12) outranks host 0 (.11) at equal priority.
+    assert!(lab.host(1).ipv4() > lab.host(0).ipv4());
+    let bound = inst.master_down() + Duration::from_secs(3);
+    let took = wait_holders(&lab, vip, &[1], bound);
+    assert!(
+        took.is_some(),
+        "higher address never became the sole VIP holder (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure("election equal priority", took.unwrap_or_default(), bound);
+    assert_stable(&lab, vip, &[1], Duration::from_secs(3), "after election");
+}
+
+#[test]
+fn seed_article_configs_elect_the_master_host() {
+    skip_unless_root!();
+    let lab = lab(2);
+    let vip = lab.addr_v4(110);
+    let read = |name: &str| {
+        let p = common::seed_path(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    };
+    let master = common::adapt_seed(&read("master.conf"), lab.host(0).ipv4(), vip);
+    let backup = common::adapt_seed(&read("backup.conf"), lab.host(0).ipv4(), vip);
+    assert!(master.contains(&vip.to_string()) && !master.contains("192.168.1."));
+    let mut d0 = Daemon::start(bin(), &lab, 0, &master);
+    let mut d1 = Daemon::start(bin(), &lab, 1, &backup);
+    let bound = Duration::from_secs(6);
+    let took = wait_holders(&lab, vip, &[0], bound);
+    assert!(
+        took.is_some(),
+        "seed MASTER never became the sole VIP holder (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure(
+        "seed configs: MASTER holds VIP",
+        took.unwrap_or_default(),
+        bound,
+    );
+    assert_stable(&lab, vip, &[0], Duration::from_secs(3), "seed configs");
+    assert!(
+        d0.alive() && d1.alive(),
+        "a daemon exited:\n{}\n{}",
+        d0.logs(),
+        d1.logs()
+    );
+    // A clean stop hands over: the seed BACKUP takes the VIP.
+    assert!(d0.terminate(), "SIGTERM did not exit 0:\n{}", d0.logs());
+    let took = wait_holders(&lab, vip, &[1], Duration::from_secs(3));
+    assert!(
+        took.is_some(),
+        "seed BACKUP never took over:\n{}",
+        d1.logs()
+    );
+    figure(
+        "seed configs: SIGTERM handover",
+        took.unwrap_or_default(),
+        Duration::from_secs(3),
+    );
+}
+
+/// Detach host `i`'s bridge port from the bridge while leaving it up: the host keeps carrier (no
+/// FAULT state) but hears nobody — a true split brain. Port names follow the testkit (`p1`, ...).
+fn partition(lab: &Lab, i: usize, joined: bool) {
+    let port = format!("p{}", i + 1);
+    let args: &[&str] = if joined {
+        &["link", "set", &port, "master", drift_testkit::BRIDGE_IF]
+    } else {
+        &["link", "set", &port, "nomaster"]
+    };
+    lab.bridge()
+        .ip(args)
+        .unwrap_or_else(|e| panic!("partition host {i}: {e}"));
+}
+
+#[test]
+fn partition_makes_two_masters_and_healing_leaves_one() {
+    skip_unless_root!();
+    let lab = lab(2);
+    let vip = lab.addr_v4(110);
+    let a = Instance::new("MASTER", 100, vip);
+    let b = Instance::new("BACKUP", 99, vip);
+    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
+    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
+    assert!(
+        wait_holders(&lab, vip, &[0], Duration::from_secs(8)).is_some(),
+        "no initial master:\n{}\n{}",
+        d0.logs(),
+        d1.logs()
+    );
+    assert_stable(&lab, vip, &[0], Duration::from_secs(2), "before partition");
+
+    partition(&lab, 0, false);
+    let bound = b.master_down() + Duration::from_secs(2);
+    let took = wait_holders(&lab, vip, &[0, 1], bound);
+    assert!(
+        took.is_some(),
+        "no split brain after partition (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure(
+        "partition: backup also MASTER",
+        took.unwrap_or_default(),
+        bound,
+    );
+    assert!(
+        d1.master_entries() >= 1,
+        "backup never logged MASTER:\n{}",
+        d1.logs()
+    );
+
+    partition(&lab, 0, true);
+    // The higher priority master's next advert demotes the other: two intervals plus margin.
+    let bound = Duration::from_secs_f64(2.0 * a.advert_secs() + 1.0);
+    let took = wait_holders(&lab, vip, &[0], bound);
+    assert!(
+        took.is_some(),
+        "still {:?} hold the VIP after healing\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure(
+        "partition healed: one master",
+        took.unwrap_or_default(),
+        bound,
+    );
+    assert_stable(&lab, vip, &[0], Duration::from_secs(3), "after healing");
+}
