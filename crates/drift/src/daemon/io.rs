@@ -1,0 +1,334 @@
+//! The I/O side of one instance: its VRRP socket, VIP address specs, GARP/NA senders, and how
+//! each [`Action`] of the state machine is carried out.
+//!
+//! Failures while carrying out an action are logged with context and never stop the daemon:
+//! a lost advert or a VIP that cannot be added is what VRRP is designed to survive.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use drift_model::{Vip, VrrpInstance};
+use drift_net::garp::{FrameSender, NaSender};
+use drift_net::netlink::{AddrScope, AddressSpec, DelOutcome, Netlink};
+use drift_net::raw::{if_index, AsyncVrrpSocket, Family, VrrpSocket, VrrpSocketConfig};
+use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
+use drift_vrrp::{Action, Instance, State};
+use tracing::{debug, info, warn};
+
+use super::mapping;
+
+/// A VIP resolved to the link it lives on.
+#[derive(Debug, Clone)]
+pub struct VipOnLink {
+    pub ifindex: u32,
+    pub ifname: String,
+    pub spec: AddressSpec,
+}
+
+/// Everything the daemon holds for one `vrrp_instance`.
+pub struct InstanceIo {
+    pub name: String,
+    pub ifname: String,
+    pub ifindex: u32,
+    pub primary: IpAddr,
+    pub socket: Arc<AsyncVrrpSocket>,
+    /// Multicast group, or empty when unicast peers are configured.
+    pub destinations: Vec<IpAddr>,
+    pub vips: Vec<VipOnLink>,
+    mac: Option<[u8; 6]>,
+    arp: Option<FrameSender>,
+    na: Option<NaSender>,
+    vrid: u8,
+}
+
+impl InstanceIo {
+    /// Resolve the interface, source address and VIPs, and open the sockets, then build the
+    /// state machine. Needs CAP_NET_RAW/CAP_NET_ADMIN; runs in the daemon's namespace.
+    pub async fn open(nl: &Netlink, vi: &VrrpInstance) -> Result<(InstanceIo, Instance)> {
+        let ifname = vi.interface.clone().ok_or_else(|| {
+            anyhow!(
+                "VRRP_Instance({}): no `interface` (needed to send adverts)",
+                vi.name
+            )
+        })?;
+        let link = nl
+            .link_by_name(&ifname)
+            .await
+            .with_context(|| format!("VRRP_Instance({}): interface {ifname}", vi.name))?;
+        let v6 = vi.family == drift_model::Family::Inet6;
+        let primary = match mapping::configured_source(vi) {
+            Some(a) => a,
+            None => nl
+                .primary_address(link.index, v6)
+                .await
+                .with_context(|| format!("addresses of {ifname}"))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "VRRP_Instance({}): {ifname} has no {} address to send adverts from",
+                        vi.name,
+                        if v6 { "link-local IPv6" } else { "IPv4" }
+                    )
+                })?,
+        };
+        let cfg = mapping::instance_config(vi, primary)?;
+        let family = if v6 { Family::V6 } else { Family::V4 };
+        let mut sc = VrrpSocketConfig::new(family, ifname.clone(), link.index).with_src(primary);
+        if !vi.unicast_peer.is_empty() {
+            sc = sc.without_multicast();
+        }
+        let sock = VrrpSocket::open(sc)
+            .with_context(|| format!("VRRP_Instance({}): VRRP socket on {ifname}", vi.name))?;
+        let destinations = if vi.unicast_peer.is_empty() {
+            vec![vi.mcast_dst_ip]
+        } else {
+            vi.unicast_peer.iter().map(|p| p.addr).collect()
+        };
+        let socket = Arc::new(AsyncVrrpSocket::new(sock).context("register VRRP socket")?);
+        let mut vips = Vec::new();
+        for v in &vi.virtual_ipaddress {
+            vips.push(resolve_vip(v, &ifname, link.index)?);
+        }
+        let mac = link
+            .mac
+            .as_deref()
+            .and_then(|m| <[u8; 6]>::try_from(m).ok());
+        let arp = if v6 {
+            None
+        } else {
+            FrameSender::open(link.index)
+                .map_err(|e| warn!("VRRP_Instance({}): no GARP sender: {e}", vi.name))
+                .ok()
+        };
+        let na = if v6 {
+            let src = match primary {
+                IpAddr::V6(a) => Some(a),
+                IpAddr::V4(_) => None,
+            };
+            NaSender::open(&ifname, link.index, src)
+                .map_err(|e| warn!("VRRP_Instance({}): no NA sender: {e}", vi.name))
+                .ok()
+        } else {
+            None
+        };
+        let io = InstanceIo {
+            name: vi.name.clone(),
+            ifname,
+            ifindex: link.index,
+            primary,
+            socket,
+            destinations,
+            vips,
+            mac,
+            arp,
+            na,
+            vrid: vi.virtual_router_id,
+        };
+        let inst = Instance::new(cfg, std::time::Instant::now());
+        Ok((io, inst))
+    }
+
+    pub fn vrid(&self) -> u8 {
+        self.vrid
+    }
+
+    /// Remove VIPs a previous (crashed) run left behind, as keepalived does at startup. The
+    /// primary address is never removed even if listed as a VIP (address owner).
+    pub async fn remove_stale_vips(&self, nl: &Netlink) {
+        for v in &self.vips {
+            if v.spec.addr == self.primary {
+                continue;
+            }
+            match nl.del_address(v.ifindex, &v.spec).await {
+                Ok(DelOutcome::Removed) => info!(
+                    "VRRP_Instance({}) removed stale VIP {}/{} from {}",
+                    self.name, v.spec.addr, v.spec.prefix_len, v.ifname
+                ),
+                Ok(DelOutcome::NotPresent) => {}
+                Err(e) => warn!(
+                    "VRRP_Instance({}) cannot remove stale VIP {} from {}: {e}",
+                    self.name, v.spec.addr, v.ifname
+                ),
+            }
+        }
+    }
+
+    /// Carry out the actions in order (the state machine relies on it).
+    pub async fn apply(&self, nl: &Netlink, actions: &[Action]) {
+        for a in actions {
+            match a {
+                Action::SendAdvert(adv) => self.send_advert(adv),
+                Action::AddVips => self.add_vips(nl).await,
+                Action::RemoveVips => self.remove_vips(nl).await,
+                Action::SendGratuitous { count } => self.send_gratuitous(*count),
+                Action::Notify { state, priority } => self.notify(*state, *priority),
+            }
+        }
+    }
+
+    fn send_advert(&self, adv: &Advert) {
+        for &dst in &self.destinations {
+            let ph = PseudoHeader {
+                src: self.primary,
+                dst,
+            };
+            let bytes = adv.to_bytes(&ph, ChecksumMode::PseudoHeader);
+            if let Err(e) = self.socket.send_to(&bytes, dst) {
+                warn!(
+                    "VRRP_Instance({}) advert to {dst} on {} failed: {e}",
+                    self.name, self.ifname
+                );
+            } else {
+                debug!(
+                    "VRRP_Instance({}) sent advert prio {} to {dst}",
+                    self.name, adv.priority
+                );
+            }
+        }
+    }
+
+    async fn add_vips(&self, nl: &Netlink) {
+        for v in &self.vips {
+            match nl.add_address(v.ifindex, &v.spec).await {
+                Ok(o) => debug!(
+                    "VRRP_Instance({}) VIP {}/{} on {}: {o:?}",
+                    self.name, v.spec.addr, v.spec.prefix_len, v.ifname
+                ),
+                Err(e) => warn!(
+                    "VRRP_Instance({}) cannot add VIP {}/{} to {}: {e}",
+                    self.name, v.spec.addr, v.spec.prefix_len, v.ifname
+                ),
+            }
+        }
+    }
+
+    async fn remove_vips(&self, nl: &Netlink) {
+        for v in &self.vips {
+            if let Err(e) = nl.del_address(v.ifindex, &v.spec).await {
+                warn!(
+                    "VRRP_Instance({}) cannot remove VIP {}/{} from {}: {e}",
+                    self.name, v.spec.addr, v.spec.prefix_len, v.ifname
+                );
+            }
+        }
+    }
+
+    fn send_gratuitous(&self, count: u32) {
+        let Some(mac) = self.mac else {
+            warn!(
+                "VRRP_Instance({}) {} has no MAC address: no gratuitous ARP/NA",
+                self.name, self.ifname
+            );
+            return;
+        };
+        for _ in 0..count {
+            for v in &self.vips {
+                let r = match v.spec.addr {
+                    IpAddr::V4(a) => self.arp.as_ref().map(|s| s.send_garp(mac, a)),
+                    IpAddr::V6(a) => self.na.as_ref().map(|s| {
+                        let f = drift_vrrp::wire::unsolicited_na(
+                            mac,
+                            a,
+                            na_source(self.primary),
+                            drift_vrrp::wire::ALL_NODES,
+                            false,
+                        );
+                        s.send(&f, drift_vrrp::wire::ALL_NODES)
+                    }),
+                };
+                if let Some(Err(e)) = r {
+                    warn!(
+                        "VRRP_Instance({}) gratuitous ARP/NA for {} failed: {e}",
+                        self.name, v.spec.addr
+                    );
+                }
+            }
+        }
+    }
+
+    fn notify(&self, state: State, priority: u8) {
+        match state {
+            State::Master => info!("VRRP_Instance({}) Entering MASTER STATE", self.name),
+            State::Backup => info!("VRRP_Instance({}) Entering BACKUP STATE", self.name),
+            State::Fault => info!("VRRP_Instance({}) Entering FAULT STATE", self.name),
+            State::Init => info!("VRRP_Instance({}) Stopped (priority {priority})", self.name),
+        }
+        // TODO: notify / notify_master / notify_backup / notify_fault scripts.
+    }
+}
+
+fn na_source(primary: IpAddr) -> Ipv6Addr {
+    match primary {
+        IpAddr::V6(a) => a,
+        IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
+    }
+}
+
+/// A VIP line to a netlink address spec on its link (`dev` overrides the instance interface).
+fn resolve_vip(v: &Vip, ifname: &str, ifindex: u32) -> Result<VipOnLink> {
+    let (ifname, ifindex) = match &v.dev {
+        Some(dev) if dev != ifname => (
+            dev.clone(),
+            if_index(dev).with_context(|| format!("VIP {} dev {dev}", v.addr))?,
+        ),
+        _ => (ifname.to_string(), ifindex),
+    };
+    let mut spec = AddressSpec::new(v.addr, v.prefix_len);
+    if let Some(IpAddr::V4(b)) = v.brd {
+        spec = spec.with_broadcast(b);
+    }
+    if let Some(l) = &v.label {
+        spec = spec.with_label(l.clone());
+    }
+    if let Some(s) = &v.scope {
+        spec = spec.with_scope(parse_scope(s).with_context(|| format!("VIP {}", v.addr))?);
+    }
+    if let Some(p) = v.peer {
+        spec = spec.with_peer(p);
+    }
+    Ok(VipOnLink {
+        ifindex,
+        ifname,
+        spec,
+    })
+}
+
+/// iproute2 scope words, or a number.
+pub fn parse_scope(s: &str) -> Result<AddrScope> {
+    Ok(match s {
+        "global" | "universe" => AddrScope::Global,
+        "site" => AddrScope::Site,
+        "link" => AddrScope::Link,
+        "host" => AddrScope::Host,
+        "nowhere" => AddrScope::Nowhere,
+        n => AddrScope::Other(n.parse().map_err(|_| anyhow!("unknown scope `{n}`"))?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_words_and_numbers_parse_and_garbage_is_rejected() {
+        assert_eq!(parse_scope("link").unwrap(), AddrScope::Link);
+        assert_eq!(parse_scope("global").unwrap(), AddrScope::Global);
+        assert_eq!(parse_scope("200").unwrap(), AddrScope::Other(200));
+        assert!(parse_scope("galactic").is_err());
+    }
+
+    #[test]
+    fn a_vip_with_label_brd_and_scope_maps_to_its_address_spec() {
+        let mut v = Vip::new("10.0.0.110".parse().unwrap());
+        v.prefix_len = 24;
+        v.brd = Some("10.0.0.255".parse().unwrap());
+        v.label = Some("eth0:1".into());
+        v.scope = Some("link".into());
+        let r = resolve_vip(&v, "eth0", 7).unwrap();
+        assert_eq!(r.ifindex, 7);
+        assert_eq!(r.spec.prefix_len, 24);
+        assert_eq!(r.spec.broadcast, Some("10.0.0.255".parse().unwrap()));
+        assert_eq!(r.spec.label.as_deref(), Some("eth0:1"));
+        assert_eq!(r.spec.scope, AddrScope::Link);
+    }
+}

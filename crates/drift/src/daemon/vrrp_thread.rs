@@ -1,0 +1,168 @@
+//! The VRRP loop, on its own OS thread with a current_thread runtime so that nothing else in
+//! the process (proxy, scripts, logging bursts) can delay an advert or a master-down timer.
+//!
+//! Receive tasks (one per instance socket) forward packets over a channel; the loop waits with
+//! `biased` select on packets, signals, then the earliest `next_deadline()` (`sleep_until` on
+//! the `Instant`, so the wake-up is as precise as tokio's timer wheel: 1 ms).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use drift_model::Config;
+use drift_net::netlink::Netlink;
+use drift_net::raw::Received;
+use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
+use drift_vrrp::{Action, Input, Instance};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::io::InstanceIo;
+
+/// Packets read per wake-up per socket.
+const RX_BATCH: usize = 64;
+
+/// Run the VRRP thread to completion (until SIGTERM/SIGINT). Blocks the calling thread.
+pub fn spawn(config: Config) -> Result<std::thread::JoinHandle<Result<()>>> {
+    std::thread::Builder::new()
+        .name("vrrp".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("build the VRRP thread's tokio runtime")?;
+            rt.block_on(run(config))
+        })
+        .context("spawn the VRRP thread")
+}
+
+struct Slot {
+    io: InstanceIo,
+    inst: Instance,
+}
+
+async fn run(config: Config) -> Result<()> {
+    // Signal handlers first, so a SIGTERM during setup is not fatal-by-default.
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
+
+    let nl = Netlink::new().context("open rtnetlink")?;
+    let mut slots = Vec::new();
+    for vi in &config.instances {
+        let (io, inst) = InstanceIo::open(&nl, vi).await?;
+        info!(
+            "VRRP_Instance({}) on {} (index {}), source {}, vrid {}",
+            vi.name, io.ifname, io.ifindex, io.primary, vi.virtual_router_id
+        );
+        slots.push(Slot { io, inst });
+    }
+    if slots.is_empty() {
+        warn!("no vrrp_instance configured; waiting for a signal");
+    }
+    for s in &slots {
+        s.io.remove_stale_vips(&nl).await;
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Received)>();
+    let mut readers = Vec::new();
+    for (i, s) in slots.iter().enumerate() {
+        let sock = s.io.socket.clone();
+        let tx = tx.clone();
+        let name = s.io.name.clone();
+        readers.push(tokio::spawn(async move {
+            loop {
+                match sock.recv_batch(RX_BATCH).await {
+                    Ok(pkts) => {
+                        for p in pkts {
+                            if tx.send((i, p)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        warn!("VRRP_Instance({name}) receive error: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+
+    let mut out = Vec::new();
+    for s in &mut slots {
+        step(&nl, s, Input::Startup, &mut out).await;
+    }
+
+    loop {
+        let deadline = slots.iter().filter_map(|s| s.inst.next_deadline()).min();
+        let sleep_to = deadline
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+            .into();
+        tokio::select! {
+            biased;
+            Some((i, pkt)) = rx.recv() => {
+                if let Some(s) = slots.get_mut(i) {
+                    if let Some(input) = packet_input(s.io.vrid(), &pkt) {
+                        step(&nl, s, input, &mut out).await;
+                    }
+                }
+            }
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => warn!("SIGHUP: reload not yet supported, ignoring"),
+            _ = tokio::time::sleep_until(sleep_to) => {
+                let now = Instant::now();
+                for s in &mut slots {
+                    if s.inst.next_deadline().is_some_and(|d| d <= now) {
+                        step(&nl, s, Input::Timer, &mut out).await;
+                    }
+                }
+            }
+        }
+    }
+
+    for r in &readers {
+        r.abort();
+    }
+    for s in &mut slots {
+        step(&nl, s, Input::Shutdown, &mut out).await;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Feed one input and carry out the resulting actions.
+async fn step(nl: &Netlink, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
+    out.clear();
+    s.inst.handle(Instant::now(), input, out);
+    s.io.apply(nl, out).await;
+    out.clear();
+}
+
+/// Turn a received packet into the instance's input, or None when it belongs to another VRID
+/// (every socket on an interface sees every VRRP packet).
+fn packet_input(vrid: u8, pkt: &Received) -> Option<Input> {
+    let pkt_vrid = *pkt.payload.get(1)?;
+    if pkt_vrid != vrid {
+        return None;
+    }
+    let ph = PseudoHeader {
+        src: pkt.src,
+        dst: pkt.dst,
+    };
+    Some(
+        match Advert::decode(&pkt.payload, &ph, ChecksumMode::PseudoHeader) {
+            Ok(advert) => Input::Advert {
+                src: pkt.src,
+                ttl: pkt.ttl,
+                advert,
+            },
+            Err(e) => {
+                debug!("malformed VRRP packet from {}: {e}", pkt.src);
+                Input::Malformed(e)
+            }
+        },
+    )
+}

@@ -1,0 +1,106 @@
+//! `drift run` end to end: two daemons in a namespace lab elect a master, the master hands the
+//! VIP over on SIGTERM (priority-0 advert), removes it and exits 0. Needs root.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use drift_testkit::{skip_unless_root, wait_until, Lab};
+use nix::sys::signal::Signal;
+
+fn config(ifname: &str, state: &str, priority: u8, vip: std::net::Ipv4Addr) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n  state {state}\n  interface {ifname}\n  virtual_router_id 51\n  \
+         priority {priority}\n  advert_int 1\n  authentication {{\n    auth_type PASS\n    \
+         auth_pass 1111\n  }}\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+    )
+}
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn master_hands_the_vip_to_the_backup_on_sigterm_and_exits_cleanly() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).client(true).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let cfgs = [
+        write_config(&config(lab.host(0).ifname(), "MASTER", 100, vip)),
+        write_config(&config(lab.host(1).ifname(), "BACKUP", 99, vip)),
+    ];
+    let bin = env!("CARGO_BIN_EXE_drift");
+    let mut daemons: Vec<_> = cfgs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = c.path().to_str().unwrap().to_string();
+            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
+                .unwrap()
+        })
+        .collect();
+    let ip = IpAddr::V4(vip);
+
+    let elected = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        lab.has_addr(0, ip) && !lab.has_addr(1, ip)
+    });
+    assert!(
+        elected.is_some(),
+        "VIP not on host 0 only:\n--- host 0\n{}\n--- host 1\n{}",
+        daemons[0].logs(),
+        daemons[1].logs()
+    );
+    // Let a few adverts flow so the backup has learned the master.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !lab.has_addr(1, ip),
+        "backup took the VIP while the master ran"
+    );
+
+    let t0 = Instant::now();
+    daemons[0].signal(Signal::SIGTERM).unwrap();
+    let moved = wait_until(Duration::from_secs(3), Duration::from_millis(5), || {
+        lab.has_addr(1, ip)
+    });
+    let exit = daemons[0].stop(Duration::from_secs(3)).unwrap();
+    let (log0, log1) = (daemons[0].logs(), daemons[1].logs());
+    assert!(
+        moved.is_some(),
+        "VIP did not move to host 1 within 3 s:\n--- host 0\n{log0}\n--- host 1\n{log1}"
+    );
+    println!(
+        "takeover after SIGTERM: {:?} (elected after {:?})",
+        t0.elapsed().min(moved.unwrap_or_default()),
+        elected.unwrap_or_default()
+    );
+    assert!(!lab.has_addr(0, ip), "host 0 kept the VIP:\n{log0}");
+    assert!(exit.success(), "host 0 exited with {exit}:\n{log0}");
+    assert!(
+        log0.contains("VRRP_Instance(VI_1) Entering MASTER STATE"),
+        "{log0}"
+    );
+    assert!(
+        log1.contains("VRRP_Instance(VI_1) Entering BACKUP STATE"),
+        "{log1}"
+    );
+    assert!(
+        log1.contains("VRRP_Instance(VI_1) Entering MASTER STATE"),
+        "{log1}"
+    );
+    let exit1 = daemons[1].stop(Duration::from_secs(3)).unwrap();
+    assert!(exit1.success(), "host 1 exited with {exit1}");
+    assert!(!lab.has_addr(1, ip), "host 1 kept the VIP after SIGTERM");
+}
+
+#[test]
+fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
+    let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))
+        .args(["run", "-f", f.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty(), "no error message");
+}
