@@ -94,8 +94,11 @@ fn bench_case(bin: &std::path::Path, label: &str, version: u8, adv: &str, runs: 
             return;
         }
         // Let the backup settle on the master's adverts, and give the client an ARP entry.
+        // Spread the kill over the advert phase (run k of 10 lands k/10 of an interval after an
+        // advert), as a real crash would, instead of always right after one.
+        let phase = master.advert_secs() * (run % 10) as f64 / 10.0;
         std::thread::sleep(Duration::from_secs_f64(
-            (3.0 * master.advert_secs()).max(0.5),
+            (3.0 * master.advert_secs()).max(0.5) + phase,
         ));
         let _ = common::ask_name(lab.client(), vip, Duration::from_secs(1));
         let bound = backup.master_down() + Duration::from_secs(5);

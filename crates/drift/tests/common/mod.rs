@@ -131,6 +131,13 @@ pub struct Daemon {
     // Declared first so the process stops before its config disappears.
     pub child: ChildGuard,
     conf: PathBuf,
+    ns: String,
+}
+
+/// `DRIFT_E2E_PEER=keepalived` runs the same scenarios against real keepalived instead of drift:
+/// a reference that tells a test bug from a daemon bug.
+pub fn reference_keepalived() -> bool {
+    std::env::var("DRIFT_E2E_PEER").is_ok_and(|v| v == "keepalived")
 }
 
 impl Daemon {
@@ -144,6 +151,14 @@ impl Daemon {
         ));
         std::fs::write(&conf, config).unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
         let conf_s = conf.to_string_lossy().into_owned();
+        let ns = lab.host(host).name().to_string();
+        if reference_keepalived() {
+            let child = lab
+                .host(host)
+                .spawn_keepalived(config, &[])
+                .unwrap_or_else(|e| panic!("spawn keepalived in host {host}: {e}"));
+            return Daemon { child, conf, ns };
+        }
         let child = lab
             .spawn(
                 host,
@@ -151,7 +166,7 @@ impl Daemon {
                 &["run", "-f", &conf_s, "-l", "debug"],
             )
             .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
-        Daemon { child, conf }
+        Daemon { child, conf, ns }
     }
 
     /// Times this daemon logged `Entering MASTER STATE`.
@@ -166,8 +181,32 @@ impl Daemon {
 
     /// Crash: SIGKILL and reap (the VIP stays on the interface, as after a real daemon crash).
     pub fn kill(&mut self) {
+        if reference_keepalived() {
+            // keepalived's VRRP process is a fork of the one we started and shuts down cleanly
+            // (priority-0 advert) when its parent dies: kill the forks first, as a crash would.
+            self.kill_namespace();
+        }
         let _ = self.child.signal(drift_testkit::Signal::SIGKILL);
         let _ = self.child.stop(Duration::from_secs(2));
+    }
+
+    fn kill_namespace(&self) {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output();
+        let pids = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        // By pid (listed for this namespace only), never by name.
+        let parent = self.child.pid().to_string();
+        for pid in pids
+            .split_whitespace()
+            .filter(|p| p.parse::<u32>().is_ok() && *p != parent)
+        {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", pid])
+                .status();
+        }
     }
 
     /// Clean stop: SIGTERM (priority-0 advert, VIPs removed); returns whether it exited 0.
