@@ -95,6 +95,62 @@ fn master_hands_the_vip_to_the_backup_on_sigterm_and_exits_cleanly() {
 }
 
 #[test]
+fn master_link_down_enters_fault_and_the_backup_takes_over_until_it_returns() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let ip = IpAddr::V4(vip);
+    let cfgs = [
+        write_config(&config(lab.host(0).ifname(), "MASTER", 100, vip)),
+        write_config(&config(lab.host(1).ifname(), "BACKUP", 99, vip)),
+    ];
+    let bin = env!("CARGO_BIN_EXE_drift");
+    let daemons: Vec<_> = cfgs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = c.path().to_str().unwrap().to_string();
+            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
+                .unwrap()
+        })
+        .collect();
+    let logs = || {
+        format!(
+            "--- host 0\n{}\n--- host 1\n{}",
+            daemons[0].logs(),
+            daemons[1].logs()
+        )
+    };
+    let on = |h: usize| lab.has_addr(h, ip);
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || on(0) && !on(1)).is_some(),
+        "no election:\n{}",
+        logs()
+    );
+
+    lab.link_down(0).unwrap();
+    let took = wait_until(Duration::from_secs(8), poll, || on(1) && !on(0));
+    assert!(took.is_some(), "backup did not take over:\n{}", logs());
+    println!("link down -> VIP on backup: {:?}", took.unwrap_or_default());
+    assert!(
+        daemons[0]
+            .logs()
+            .contains("VRRP_Instance(VI_1) Entering FAULT STATE"),
+        "{}",
+        logs()
+    );
+
+    lab.link_up(0).unwrap();
+    let back = wait_until(Duration::from_secs(10), poll, || on(0) && !on(1));
+    assert!(back.is_some(), "master did not return:\n{}", logs());
+    println!(
+        "link up -> VIP back on master: {:?}",
+        back.unwrap_or_default()
+    );
+}
+
+#[test]
 fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
     let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))

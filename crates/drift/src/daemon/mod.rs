@@ -7,6 +7,7 @@
 
 mod io;
 mod mapping;
+mod tracking;
 mod vrrp_thread;
 
 use std::io::IsTerminal;

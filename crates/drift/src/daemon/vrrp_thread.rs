@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use drift_model::Config;
-use drift_net::netlink::Netlink;
+use drift_net::netlink::{self, NetEvent, Netlink};
 use drift_net::raw::Received;
 use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
 use drift_vrrp::{Action, Input, Instance};
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::io::InstanceIo;
+use super::tracking::{self, TrackedLink};
 
 /// Packets read per wake-up per socket.
 const RX_BATCH: usize = 64;
@@ -39,6 +40,11 @@ pub fn spawn(config: Config) -> Result<std::thread::JoinHandle<Result<()>>> {
 struct Slot {
     io: InstanceIo,
     inst: Instance,
+    links: Vec<TrackedLink>,
+    base_priority: u8,
+    /// What the state machine was last told.
+    fault: bool,
+    priority: u8,
 }
 
 async fn run(config: Config) -> Result<()> {
@@ -48,14 +54,30 @@ async fn run(config: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
 
     let nl = Netlink::new().context("open rtnetlink")?;
+    // Subscribe before reading link states, so no change falls in between.
+    let mut events = netlink::subscribe().context("subscribe to link events")?;
     let mut slots = Vec::new();
     for vi in &config.instances {
         let (io, inst) = InstanceIo::open(&nl, vi).await?;
+        let mut links = tracking::tracked_links(vi);
+        for l in &mut links {
+            l.up = nl
+                .link_by_name(&l.ifname)
+                .await
+                .is_ok_and(|k| k.is_usable());
+        }
         info!(
             "VRRP_Instance({}) on {} (index {}), source {}, vrid {}",
             vi.name, io.ifname, io.ifindex, io.primary, vi.virtual_router_id
         );
-        slots.push(Slot { io, inst });
+        slots.push(Slot {
+            io,
+            inst,
+            links,
+            base_priority: vi.priority,
+            fault: false,
+            priority: vi.priority,
+        });
     }
     if slots.is_empty() {
         warn!("no vrrp_instance configured; waiting for a signal");
@@ -93,6 +115,7 @@ async fn run(config: Config) -> Result<()> {
     let mut out = Vec::new();
     for s in &mut slots {
         step(&nl, s, Input::Startup, &mut out).await;
+        retrack(&nl, s, &mut out).await;
     }
 
     loop {
@@ -109,6 +132,7 @@ async fn run(config: Config) -> Result<()> {
                     }
                 }
             }
+            Some(ev) = events.recv() => on_net_event(&nl, &mut slots, ev, &mut out).await,
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             _ = hup.recv() => warn!("SIGHUP: reload not yet supported, ignoring"),
@@ -139,6 +163,72 @@ async fn step(nl: &Netlink, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
     s.inst.handle(Instant::now(), input, out);
     s.io.apply(nl, out).await;
     out.clear();
+}
+
+/// Tell the state machine about a changed fault condition or effective priority.
+async fn retrack(nl: &Netlink, s: &mut Slot, out: &mut Vec<Action>) {
+    let (fault, prio) = tracking::evaluate(s.base_priority, &s.links);
+    if fault != s.fault {
+        s.fault = fault;
+        if fault {
+            let down: Vec<_> = s
+                .links
+                .iter()
+                .filter(|l| !l.up)
+                .map(|l| &l.ifname)
+                .collect();
+            info!(
+                "VRRP_Instance({}) tracked interface fault (down: {down:?})",
+                s.io.name
+            );
+        }
+        step(nl, s, Input::Fault(fault), out).await;
+    }
+    if prio != s.priority {
+        info!(
+            "VRRP_Instance({}) effective priority {} -> {prio}",
+            s.io.name, s.priority
+        );
+        s.priority = prio;
+        step(nl, s, Input::PriorityChange { effective: prio }, out).await;
+    }
+}
+
+/// Link up/down (keepalived: IFF_UP and IFF_RUNNING) for tracked interfaces.
+async fn on_net_event(nl: &Netlink, slots: &mut [Slot], ev: NetEvent, out: &mut Vec<Action>) {
+    let (name, up) = match ev {
+        NetEvent::Link(l) => (Some(l.name.clone()), l.is_usable()),
+        NetEvent::LinkRemoved(l) => (Some(l.name), false),
+        NetEvent::Overrun => (None, false),
+        NetEvent::AddrAdded(_) | NetEvent::AddrRemoved(_) => return,
+    };
+    for s in slots.iter_mut() {
+        let mut changed = false;
+        for l in &mut s.links {
+            let now_up = match &name {
+                Some(n) if *n == l.ifname => up,
+                Some(_) => continue,
+                // Notifications were lost: re-read every tracked link.
+                None => nl
+                    .link_by_name(&l.ifname)
+                    .await
+                    .is_ok_and(|k| k.is_usable()),
+            };
+            if now_up != l.up {
+                info!(
+                    "VRRP_Instance({}) tracked interface {} is {}",
+                    s.io.name,
+                    l.ifname,
+                    if now_up { "up" } else { "down" }
+                );
+                l.up = now_up;
+                changed = true;
+            }
+        }
+        if changed {
+            retrack(nl, s, out).await;
+        }
+    }
 }
 
 /// Turn a received packet into the instance's input, or None when it belongs to another VRID

@@ -1,0 +1,114 @@
+//! Interface tracking (`track_interface`, and the instance's own interface unless
+//! `dont_track_primary`): link states -> FAULT or an effective priority, as keepalived computes
+//! them. Pure; the VRRP thread feeds it link states from netlink events.
+
+use drift_model::VrrpInstance;
+
+/// One tracked interface of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedLink {
+    pub ifname: String,
+    /// 0: down means FAULT. keepalived: a positive weight is added while the link is up, a
+    /// negative one while it is down; `reverse` flips the sign (and, with weight 0, makes *up*
+    /// the fault condition).
+    pub weight: i32,
+    pub reverse: bool,
+    pub up: bool,
+}
+
+/// The links an instance tracks, its own interface first (weight 0) unless `dont_track_primary`.
+/// Initial state `up` is true; the caller sets the real one once it has read the links.
+pub fn tracked_links(vi: &VrrpInstance) -> Vec<TrackedLink> {
+    let mut v = Vec::new();
+    if let (Some(i), false) = (&vi.interface, vi.dont_track_primary) {
+        v.push(TrackedLink {
+            ifname: i.clone(),
+            weight: 0,
+            reverse: false,
+            up: true,
+        });
+    }
+    for t in &vi.track_interface {
+        v.push(TrackedLink {
+            ifname: t.name.clone(),
+            weight: t.weight,
+            reverse: t.reverse,
+            up: true,
+        });
+    }
+    v
+}
+
+/// (fault, effective priority). An address owner (255) keeps 255 (keepalived ignores tracking
+/// weights for it); otherwise the result is clamped to 1..=254.
+pub fn evaluate(base: u8, links: &[TrackedLink]) -> (bool, u8) {
+    let mut fault = false;
+    let mut delta: i64 = 0;
+    for l in links {
+        let w = i64::from(l.weight);
+        let sign = if l.reverse { -1 } else { 1 };
+        match l.weight {
+            0 => fault |= l.up == l.reverse,
+            x if x > 0 && l.up => delta += sign * w,
+            x if x < 0 && !l.up => delta += sign * w,
+            _ => {}
+        }
+    }
+    let prio = if base == 255 {
+        255
+    } else {
+        (i64::from(base) + delta).clamp(1, 254) as u8
+    };
+    (fault, prio)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(weight: i32, reverse: bool, up: bool) -> TrackedLink {
+        TrackedLink {
+            ifname: "eth1".into(),
+            weight,
+            reverse,
+            up,
+        }
+    }
+
+    #[test]
+    fn a_down_link_with_weight_zero_is_a_fault() {
+        assert_eq!(evaluate(100, &[link(0, false, false)]), (true, 100));
+        assert_eq!(evaluate(100, &[link(0, false, true)]), (false, 100));
+    }
+
+    #[test]
+    fn reverse_with_weight_zero_faults_while_the_link_is_up() {
+        assert_eq!(evaluate(100, &[link(0, true, true)]), (true, 100));
+        assert_eq!(evaluate(100, &[link(0, true, false)]), (false, 100));
+    }
+
+    #[test]
+    fn positive_weights_count_while_up_and_negative_ones_while_down() {
+        assert_eq!(evaluate(100, &[link(10, false, true)]), (false, 110));
+        assert_eq!(evaluate(100, &[link(10, false, false)]), (false, 100));
+        assert_eq!(evaluate(100, &[link(-20, false, false)]), (false, 80));
+        assert_eq!(evaluate(100, &[link(-20, false, true)]), (false, 100));
+        assert_eq!(evaluate(100, &[link(10, true, true)]), (false, 90));
+    }
+
+    #[test]
+    fn the_priority_is_clamped_and_an_owner_keeps_255() {
+        assert_eq!(evaluate(250, &[link(20, false, true)]), (false, 254));
+        assert_eq!(evaluate(10, &[link(-50, false, false)]), (false, 1));
+        assert_eq!(evaluate(255, &[link(-50, false, false)]), (false, 255));
+    }
+
+    #[test]
+    fn the_own_interface_is_tracked_unless_dont_track_primary() {
+        let mut vi = VrrpInstance::new("VI_1", 1);
+        vi.interface = Some("eth0".into());
+        assert_eq!(tracked_links(&vi).len(), 1);
+        vi.dont_track_primary = true;
+        assert!(tracked_links(&vi).is_empty());
+    }
+}
