@@ -151,6 +151,81 @@ fn master_link_down_enters_fault_and_the_backup_takes_over_until_it_returns() {
 }
 
 #[test]
+fn a_failing_track_script_lowers_the_master_and_the_backup_runs_notify_master() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("fail");
+    let marker = dir.path().join("notified");
+    let script = format!(
+        "vrrp_script chk {{\n  script \"/bin/test ! -e {}\"\n  interval 1\n  weight -10\n}}\n",
+        flag.display()
+    );
+    let master = config(lab.host(0).ifname(), "MASTER", 100, vip).replace(
+        "  virtual_ipaddress",
+        "  track_script {\n    chk\n  }\n  virtual_ipaddress",
+    );
+    let backup = config(lab.host(1).ifname(), "BACKUP", 99, vip).replace(
+        "  virtual_ipaddress",
+        &format!(
+            "  notify \"/bin/sh -c 'echo $* > {}' notify\"\n  virtual_ipaddress",
+            marker.display()
+        ),
+    );
+    let cfgs = [
+        write_config(&format!("{script}{master}")),
+        write_config(&backup),
+    ];
+    let bin = env!("CARGO_BIN_EXE_drift");
+    let daemons: Vec<_> = cfgs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = c.path().to_str().unwrap().to_string();
+            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
+                .unwrap()
+        })
+        .collect();
+    let logs = || {
+        format!(
+            "--- host 0\n{}\n--- host 1\n{}",
+            daemons[0].logs(),
+            daemons[1].logs()
+        )
+    };
+    let on = |h: usize| lab.has_addr(h, ip);
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || on(0) && !on(1)).is_some(),
+        "no election:\n{}",
+        logs()
+    );
+    std::fs::write(&flag, b"").unwrap();
+    let took = wait_until(Duration::from_secs(10), poll, || on(1) && !on(0));
+    assert!(took.is_some(), "backup did not preempt:\n{}", logs());
+    println!(
+        "track script failure -> VIP on backup: {:?}",
+        took.unwrap_or_default()
+    );
+    assert!(
+        daemons[0].logs().contains("effective priority 100 -> 90"),
+        "{}",
+        logs()
+    );
+    let notified = wait_until(Duration::from_secs(3), poll, || {
+        std::fs::read_to_string(&marker).is_ok_and(|s| s.contains("INSTANCE VI_1 MASTER 99"))
+    });
+    assert!(
+        notified.is_some(),
+        "notify script output: {:?}\n{}",
+        std::fs::read_to_string(&marker),
+        logs()
+    );
+}
+
+#[test]
 fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
     let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))

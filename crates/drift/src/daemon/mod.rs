@@ -7,6 +7,7 @@
 
 mod io;
 mod mapping;
+mod scripts;
 mod tracking;
 mod vrrp_thread;
 

@@ -1,13 +1,13 @@
-//! Interface tracking (`track_interface`, and the instance's own interface unless
-//! `dont_track_primary`): link states -> FAULT or an effective priority, as keepalived computes
-//! them. Pure; the VRRP thread feeds it link states from netlink events.
+//! Tracking: interfaces (`track_interface`, and the instance's own interface unless
+//! `dont_track_primary`) and `track_script`s -> FAULT or an effective priority, as keepalived
+//! computes them. Pure; the VRRP thread feeds it link states and script results.
 
-use drift_model::VrrpInstance;
+use drift_model::{VrrpInstance, VrrpScript};
 
-/// One tracked interface of an instance.
+/// One tracked interface or script of an instance (`up`: link usable / script succeeding).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedLink {
-    pub ifname: String,
+pub struct Tracked {
+    pub name: String,
     /// 0: down means FAULT. keepalived: a positive weight is added while the link is up, a
     /// negative one while it is down; `reverse` flips the sign (and, with weight 0, makes *up*
     /// the fault condition).
@@ -18,19 +18,19 @@ pub struct TrackedLink {
 
 /// The links an instance tracks, its own interface first (weight 0) unless `dont_track_primary`.
 /// Initial state `up` is true; the caller sets the real one once it has read the links.
-pub fn tracked_links(vi: &VrrpInstance) -> Vec<TrackedLink> {
+pub fn tracked_links(vi: &VrrpInstance) -> Vec<Tracked> {
     let mut v = Vec::new();
     if let (Some(i), false) = (&vi.interface, vi.dont_track_primary) {
-        v.push(TrackedLink {
-            ifname: i.clone(),
+        v.push(Tracked {
+            name: i.clone(),
             weight: 0,
             reverse: false,
             up: true,
         });
     }
     for t in &vi.track_interface {
-        v.push(TrackedLink {
-            ifname: t.name.clone(),
+        v.push(Tracked {
+            name: t.name.clone(),
             weight: t.weight,
             reverse: t.reverse,
             up: true,
@@ -39,9 +39,30 @@ pub fn tracked_links(vi: &VrrpInstance) -> Vec<TrackedLink> {
     v
 }
 
+/// The scripts an instance tracks. The reference's `weight` overrides the script's (with its own
+/// `reverse`); unknown names are skipped (the config checker reports them).
+pub fn tracked_scripts(vi: &VrrpInstance, scripts: &[VrrpScript]) -> Vec<Tracked> {
+    vi.track_script
+        .iter()
+        .filter_map(|r| {
+            let s = scripts.iter().find(|s| s.name == r.name)?;
+            let (weight, reverse) = match r.weight {
+                Some(w) => (w, r.reverse),
+                None => (s.weight, s.reverse),
+            };
+            Some(Tracked {
+                name: s.name.clone(),
+                weight,
+                reverse,
+                up: !s.init_fail,
+            })
+        })
+        .collect()
+}
+
 /// (fault, effective priority). An address owner (255) keeps 255 (keepalived ignores tracking
 /// weights for it); otherwise the result is clamped to 1..=254.
-pub fn evaluate(base: u8, links: &[TrackedLink]) -> (bool, u8) {
+pub fn evaluate(base: u8, links: &[Tracked]) -> (bool, u8) {
     let mut fault = false;
     let mut delta: i64 = 0;
     for l in links {
@@ -66,9 +87,9 @@ pub fn evaluate(base: u8, links: &[TrackedLink]) -> (bool, u8) {
 mod tests {
     use super::*;
 
-    fn link(weight: i32, reverse: bool, up: bool) -> TrackedLink {
-        TrackedLink {
-            ifname: "eth1".into(),
+    fn link(weight: i32, reverse: bool, up: bool) -> Tracked {
+        Tracked {
+            name: "eth1".into(),
             weight,
             reverse,
             up,
@@ -101,6 +122,30 @@ mod tests {
         assert_eq!(evaluate(250, &[link(20, false, true)]), (false, 254));
         assert_eq!(evaluate(10, &[link(-50, false, false)]), (false, 1));
         assert_eq!(evaluate(255, &[link(-50, false, false)]), (false, 255));
+    }
+
+    #[test]
+    fn script_references_override_the_scripts_weight() {
+        let mut vi = VrrpInstance::new("VI_1", 1);
+        vi.track_script = vec![
+            drift_model::TrackScriptRef {
+                name: "chk".into(),
+                weight: Some(-30),
+                reverse: false,
+            },
+            drift_model::TrackScriptRef {
+                name: "missing".into(),
+                weight: None,
+                reverse: false,
+            },
+        ];
+        let mut s = VrrpScript::new("chk", "/bin/true");
+        s.weight = 2;
+        s.init_fail = true;
+        let t = tracked_scripts(&vi, &[s]);
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].weight, t[0].up), (-30, false));
+        assert_eq!(evaluate(100, &t), (false, 70));
     }
 
     #[test]

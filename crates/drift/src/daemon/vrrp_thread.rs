@@ -12,13 +12,14 @@ use drift_model::Config;
 use drift_net::netlink::{self, NetEvent, Netlink};
 use drift_net::raw::Received;
 use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
-use drift_vrrp::{Action, Input, Instance};
+use drift_vrrp::{Action, Input, Instance, State};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::io::InstanceIo;
-use super::tracking::{self, TrackedLink};
+use super::scripts::{NotifyJob, ScriptStatus, Scripts};
+use super::tracking::{self, Tracked};
 
 /// Packets read per wake-up per socket.
 const RX_BATCH: usize = 64;
@@ -37,10 +38,18 @@ pub fn spawn(config: Config) -> Result<std::thread::JoinHandle<Result<()>>> {
         .context("spawn the VRRP thread")
 }
 
+/// What every step needs besides the instance.
+struct Ctx {
+    nl: Netlink,
+    scripts: Scripts,
+}
+
 struct Slot {
     io: InstanceIo,
     inst: Instance,
-    links: Vec<TrackedLink>,
+    links: Vec<Tracked>,
+    scripts: Vec<Tracked>,
+    notify: drift_model::Notify,
     base_priority: u8,
     /// What the state machine was last told.
     fault: bool,
@@ -54,6 +63,7 @@ async fn run(config: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
 
     let nl = Netlink::new().context("open rtnetlink")?;
+    let (scripts, mut script_rx) = Scripts::start(config.vrrp_scripts.clone())?;
     // Subscribe before reading link states, so no change falls in between.
     let mut events = netlink::subscribe().context("subscribe to link events")?;
     let mut slots = Vec::new();
@@ -61,10 +71,7 @@ async fn run(config: Config) -> Result<()> {
         let (io, inst) = InstanceIo::open(&nl, vi).await?;
         let mut links = tracking::tracked_links(vi);
         for l in &mut links {
-            l.up = nl
-                .link_by_name(&l.ifname)
-                .await
-                .is_ok_and(|k| k.is_usable());
+            l.up = nl.link_by_name(&l.name).await.is_ok_and(|k| k.is_usable());
         }
         info!(
             "VRRP_Instance({}) on {} (index {}), source {}, vrid {}",
@@ -74,6 +81,8 @@ async fn run(config: Config) -> Result<()> {
             io,
             inst,
             links,
+            scripts: tracking::tracked_scripts(vi, &config.vrrp_scripts),
+            notify: vi.notify.clone(),
             base_priority: vi.priority,
             fault: false,
             priority: vi.priority,
@@ -85,6 +94,8 @@ async fn run(config: Config) -> Result<()> {
     for s in &slots {
         s.io.remove_stale_vips(&nl).await;
     }
+
+    let mut cx = Ctx { nl, scripts };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Received)>();
     let mut readers = Vec::new();
@@ -114,8 +125,8 @@ async fn run(config: Config) -> Result<()> {
 
     let mut out = Vec::new();
     for s in &mut slots {
-        step(&nl, s, Input::Startup, &mut out).await;
-        retrack(&nl, s, &mut out).await;
+        step(&cx, s, Input::Startup, &mut out).await;
+        retrack(&cx, s, &mut out).await;
     }
 
     loop {
@@ -128,11 +139,12 @@ async fn run(config: Config) -> Result<()> {
             Some((i, pkt)) = rx.recv() => {
                 if let Some(s) = slots.get_mut(i) {
                     if let Some(input) = packet_input(s.io.vrid(), &pkt) {
-                        step(&nl, s, input, &mut out).await;
+                        step(&cx, s, input, &mut out).await;
                     }
                 }
             }
-            Some(ev) = events.recv() => on_net_event(&nl, &mut slots, ev, &mut out).await,
+            Some(ev) = events.recv() => on_net_event(&cx, &mut slots, ev, &mut out).await,
+            Some(st) = script_rx.recv() => on_script(&cx, &mut slots, st, &mut out).await,
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             _ = hup.recv() => warn!("SIGHUP: reload not yet supported, ignoring"),
@@ -140,7 +152,7 @@ async fn run(config: Config) -> Result<()> {
                 let now = Instant::now();
                 for s in &mut slots {
                     if s.inst.next_deadline().is_some_and(|d| d <= now) {
-                        step(&nl, s, Input::Timer, &mut out).await;
+                        step(&cx, s, Input::Timer, &mut out).await;
                     }
                 }
             }
@@ -151,38 +163,51 @@ async fn run(config: Config) -> Result<()> {
         r.abort();
     }
     for s in &mut slots {
-        step(&nl, s, Input::Shutdown, &mut out).await;
+        step(&cx, s, Input::Shutdown, &mut out).await;
     }
+    cx.scripts.finish();
     info!("stopped");
     Ok(())
 }
 
 /// Feed one input and carry out the resulting actions.
-async fn step(nl: &Netlink, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
+async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
     out.clear();
     s.inst.handle(Instant::now(), input, out);
-    s.io.apply(nl, out).await;
+    s.io.apply(&cx.nl, out).await;
+    for a in out.iter() {
+        if let Action::Notify { state, priority } = a {
+            let state = match state {
+                State::Master => "MASTER",
+                State::Backup => "BACKUP",
+                State::Fault => "FAULT",
+                State::Init => "STOP",
+            };
+            cx.scripts.notify(NotifyJob {
+                instance: s.io.name.clone(),
+                notify: s.notify.clone(),
+                state,
+                priority: *priority,
+            });
+        }
+    }
     out.clear();
 }
 
 /// Tell the state machine about a changed fault condition or effective priority.
-async fn retrack(nl: &Netlink, s: &mut Slot, out: &mut Vec<Action>) {
-    let (fault, prio) = tracking::evaluate(s.base_priority, &s.links);
+async fn retrack(cx: &Ctx, s: &mut Slot, out: &mut Vec<Action>) {
+    let all: Vec<Tracked> = s.links.iter().chain(&s.scripts).cloned().collect();
+    let (fault, prio) = tracking::evaluate(s.base_priority, &all);
     if fault != s.fault {
         s.fault = fault;
         if fault {
-            let down: Vec<_> = s
-                .links
-                .iter()
-                .filter(|l| !l.up)
-                .map(|l| &l.ifname)
-                .collect();
+            let down: Vec<_> = s.links.iter().filter(|l| !l.up).map(|l| &l.name).collect();
             info!(
                 "VRRP_Instance({}) tracked interface fault (down: {down:?})",
                 s.io.name
             );
         }
-        step(nl, s, Input::Fault(fault), out).await;
+        step(cx, s, Input::Fault(fault), out).await;
     }
     if prio != s.priority {
         info!(
@@ -190,12 +215,26 @@ async fn retrack(nl: &Netlink, s: &mut Slot, out: &mut Vec<Action>) {
             s.io.name, s.priority
         );
         s.priority = prio;
-        step(nl, s, Input::PriorityChange { effective: prio }, out).await;
+        step(cx, s, Input::PriorityChange { effective: prio }, out).await;
+    }
+}
+
+/// A track script flipped: update every instance that tracks it.
+async fn on_script(cx: &Ctx, slots: &mut [Slot], st: ScriptStatus, out: &mut Vec<Action>) {
+    for s in slots.iter_mut() {
+        let mut changed = false;
+        for t in s.scripts.iter_mut().filter(|t| t.name == st.name) {
+            changed |= t.up != st.ok;
+            t.up = st.ok;
+        }
+        if changed {
+            retrack(cx, s, out).await;
+        }
     }
 }
 
 /// Link up/down (keepalived: IFF_UP and IFF_RUNNING) for tracked interfaces.
-async fn on_net_event(nl: &Netlink, slots: &mut [Slot], ev: NetEvent, out: &mut Vec<Action>) {
+async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent, out: &mut Vec<Action>) {
     let (name, up) = match ev {
         NetEvent::Link(l) => (Some(l.name.clone()), l.is_usable()),
         NetEvent::LinkRemoved(l) => (Some(l.name), false),
@@ -206,11 +245,12 @@ async fn on_net_event(nl: &Netlink, slots: &mut [Slot], ev: NetEvent, out: &mut 
         let mut changed = false;
         for l in &mut s.links {
             let now_up = match &name {
-                Some(n) if *n == l.ifname => up,
+                Some(n) if *n == l.name => up,
                 Some(_) => continue,
                 // Notifications were lost: re-read every tracked link.
-                None => nl
-                    .link_by_name(&l.ifname)
+                None => cx
+                    .nl
+                    .link_by_name(&l.name)
                     .await
                     .is_ok_and(|k| k.is_usable()),
             };
@@ -218,7 +258,7 @@ async fn on_net_event(nl: &Netlink, slots: &mut [Slot], ev: NetEvent, out: &mut 
                 info!(
                     "VRRP_Instance({}) tracked interface {} is {}",
                     s.io.name,
-                    l.ifname,
+                    l.name,
                     if now_up { "up" } else { "down" }
                 );
                 l.up = now_up;
@@ -226,7 +266,7 @@ async fn on_net_event(nl: &Netlink, slots: &mut [Slot], ev: NetEvent, out: &mut 
             }
         }
         if changed {
-            retrack(nl, s, out).await;
+            retrack(cx, s, out).await;
         }
     }
 }
