@@ -226,6 +226,53 @@ fn a_failing_track_script_lowers_the_master_and_the_backup_runs_notify_master() 
 }
 
 #[test]
+fn ipv6_master_hands_the_vip_over_on_sigterm() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v6(110);
+    let ip = IpAddr::V6(vip);
+    let cfg = |i: usize, state: &str, prio: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n  state {state}\n  interface {}\n  virtual_router_id 52\n  \
+             priority {prio}\n  advert_int 0.5\n  virtual_ipaddress {{\n    {vip}/64\n  }}\n}}\n",
+            lab.host(i).ifname()
+        )
+    };
+    let cfgs = [
+        write_config(&cfg(0, "MASTER", 100)),
+        write_config(&cfg(1, "BACKUP", 99)),
+    ];
+    let bin = env!("CARGO_BIN_EXE_drift");
+    let mut daemons: Vec<_> = cfgs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = c.path().to_str().unwrap().to_string();
+            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
+                .unwrap()
+        })
+        .collect();
+    let logs = |d: &[drift_testkit::ChildGuard]| {
+        format!("--- host 0\n{}\n--- host 1\n{}", d[0].logs(), d[1].logs())
+    };
+    let on = |h: usize| lab.has_addr(h, ip);
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || on(0) && !on(1)).is_some(),
+        "no election:\n{}",
+        logs(&daemons)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!on(1), "backup took the VIP:\n{}", logs(&daemons));
+    daemons[0].signal(Signal::SIGTERM).unwrap();
+    let took = wait_until(Duration::from_secs(3), Duration::from_millis(5), || on(1));
+    let exit = daemons[0].stop(Duration::from_secs(3)).unwrap();
+    assert!(took.is_some(), "no IPv6 takeover:\n{}", logs(&daemons));
+    println!("IPv6 SIGTERM takeover: {:?}", took.unwrap_or_default());
+    assert!(exit.success() && !on(0), "{}", logs(&daemons));
+}
+
+#[test]
 fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
     let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))
