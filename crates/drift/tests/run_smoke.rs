@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use drift_testkit::{skip_unless_root, wait_until, Lab};
+use drift_testkit::{skip_unless_root, wait_until, ChildGuard, Lab};
 use nix::sys::signal::Signal;
 
 fn config(ifname: &str, state: &str, priority: u8, vip: std::net::Ipv4Addr) -> String {
@@ -270,6 +270,74 @@ fn ipv6_master_hands_the_vip_over_on_sigterm() {
     assert!(took.is_some(), "no IPv6 takeover:\n{}", logs(&daemons));
     println!("IPv6 SIGTERM takeover: {:?}", took.unwrap_or_default());
     assert!(exit.success() && !on(0), "{}", logs(&daemons));
+}
+
+/// Start one daemon per config text, host i running config i.
+fn start(lab: &Lab, texts: &[String]) -> (Vec<tempfile::NamedTempFile>, Vec<ChildGuard>) {
+    let files: Vec<_> = texts.iter().map(|t| write_config(t)).collect();
+    let daemons = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let path = f.path().to_str().unwrap().to_string();
+            lab.spawn(
+                i,
+                env!("CARGO_BIN_EXE_drift"),
+                &["run", "-f", &path, "-l", "debug"],
+            )
+            .unwrap()
+        })
+        .collect();
+    (files, daemons)
+}
+
+fn both_logs(d: &[ChildGuard]) -> String {
+    format!("--- host 0\n{}\n--- host 1\n{}", d[0].logs(), d[1].logs())
+}
+
+#[test]
+fn unicast_peers_elect_and_hand_over_without_multicast() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let ip = IpAddr::V4(vip);
+    let (a, b) = (lab.host(0).ipv4(), lab.host(1).ipv4());
+    let unicast = |me: std::net::Ipv4Addr, peer: std::net::Ipv4Addr| {
+        format!("  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n  virtual_ipaddress")
+    };
+    let texts = [
+        config(lab.host(0).ifname(), "MASTER", 100, vip)
+            .replace("  virtual_ipaddress", &unicast(a, b)),
+        config(lab.host(1).ifname(), "BACKUP", 99, vip)
+            .replace("  virtual_ipaddress", &unicast(b, a)),
+    ];
+    let (_files, mut daemons) = start(&lab, &texts);
+    let on = |h: usize| lab.has_addr(h, ip);
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || on(0) && !on(1)).is_some(),
+        "no election:\n{}",
+        both_logs(&daemons)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!on(1), "backup took the VIP:\n{}", both_logs(&daemons));
+    assert!(
+        daemons[0]
+            .logs()
+            .contains(&format!("sent advert prio 100 to {b}")),
+        "adverts not sent to the peer:\n{}",
+        both_logs(&daemons)
+    );
+    daemons[0].signal(Signal::SIGTERM).unwrap();
+    let took = wait_until(Duration::from_secs(3), Duration::from_millis(5), || on(1));
+    let exit = daemons[0].stop(Duration::from_secs(3)).unwrap();
+    assert!(
+        took.is_some(),
+        "no unicast takeover:\n{}",
+        both_logs(&daemons)
+    );
+    println!("unicast SIGTERM takeover: {:?}", took.unwrap_or_default());
+    assert!(exit.success() && !on(0), "{}", both_logs(&daemons));
 }
 
 #[test]
