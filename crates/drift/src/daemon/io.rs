@@ -86,7 +86,13 @@ impl InstanceIo {
         };
         let socket = Arc::new(AsyncVrrpSocket::new(sock).context("register VRRP socket")?);
         let mut vips = Vec::new();
-        for v in &vi.virtual_ipaddress {
+        // `virtual_ipaddress_excluded` are added and removed with the others but never
+        // advertised (mapping::advertised_vips leaves them out).
+        for v in vi
+            .virtual_ipaddress
+            .iter()
+            .chain(&vi.virtual_ipaddress_excluded)
+        {
             vips.push(resolve_vip(v, &ifname, link.index)?);
         }
         let mac = link
@@ -286,6 +292,9 @@ fn resolve_vip(v: &Vip, ifname: &str, ifindex: u32) -> Result<VipOnLink> {
     if let Some(p) = v.peer {
         spec = spec.with_peer(p);
     }
+    // IPv6 VIPs skip DAD: a VIP is by design present on another node until that one yields,
+    // and a tentative address would be unusable for about a second after takeover.
+    spec.nodad = v.addr.is_ipv6();
     Ok(VipOnLink {
         ifindex,
         ifname,
@@ -330,5 +339,12 @@ mod tests {
         assert_eq!(r.spec.broadcast, Some("10.0.0.255".parse().unwrap()));
         assert_eq!(r.spec.label.as_deref(), Some("eth0:1"));
         assert_eq!(r.spec.scope, AddrScope::Link);
+        assert!(!r.spec.nodad);
+    }
+
+    #[test]
+    fn ipv6_vips_are_added_without_duplicate_address_detection() {
+        let v = Vip::new("fd00::110".parse().unwrap());
+        assert!(resolve_vip(&v, "eth0", 7).unwrap().spec.nodad);
     }
 }
