@@ -58,16 +58,36 @@ fn higher_priority_wins_when_both_start_as_backup() {
 }
 
 #[test]
-fn equal_priority_elects_the_higher_address() {
+fn equal_priority_masters_yield_to_the_higher_address() {
     skip_unless_root!();
     let lab = lab(2);
     let vip = lab.addr_v4(110);
+    // Two masters must meet for the tie-break of RFC 3768 §6.4.3 (a master hearing an
+    // equal-priority advert from a higher address steps down) to decide. Started side by side,
+    // whichever backup times out first would simply win, because a backup accepts an
+    // equal-priority advert (§6.4.2) — keepalived races the same way. So host 1 starts cut off,
+    // both become master, and the LAN is then joined.
     let inst = Instance::new("BACKUP", 100, vip);
+    partition(&lab, 1, false);
     let d0 = Daemon::start(bin(), &lab, 0, &inst.config());
     let d1 = Daemon::start(bin(), &lab, 1, &inst.config());
+    let both = wait_holders(
+        &lab,
+        vip,
+        &[0, 1],
+        inst.master_down() + Duration::from_secs(3),
+    );
+    assert!(
+        both.is_some(),
+        "both should be master while apart (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
     // Host 1 (.12) outranks host 0 (.11) at equal priority.
     assert!(lab.host(1).ipv4() > lab.host(0).ipv4());
-    let bound = inst.master_down() + Duration::from_secs(3);
+    partition(&lab, 1, true);
+    let bound = Duration::from_secs_f64(2.0 * inst.advert_secs() + 1.0);
     let took = wait_holders(&lab, vip, &[1], bound);
     assert!(
         took.is_some(),
@@ -76,7 +96,11 @@ fn equal_priority_elects_the_higher_address() {
         d0.logs(),
         d1.logs()
     );
-    figure("election equal priority", took.unwrap_or_default(), bound);
+    figure(
+        "equal priority masters meet -> higher address keeps VIP",
+        took.unwrap_or_default(),
+        bound,
+    );
     assert_stable(&lab, vip, &[1], Duration::from_secs(3), "after election");
 }
 
