@@ -341,6 +341,68 @@ fn unicast_peers_elect_and_hand_over_without_multicast() {
 }
 
 #[test]
+fn sighup_refuses_a_broken_file_and_applies_a_changed_priority() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let ip = IpAddr::V4(vip);
+    let texts = [
+        config(lab.host(0).ifname(), "MASTER", 100, vip),
+        config(lab.host(1).ifname(), "BACKUP", 99, vip),
+    ];
+    let (files, mut daemons) = start(&lab, &texts);
+    let on = |h: usize| lab.has_addr(h, ip);
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || on(0) && !on(1)).is_some(),
+        "no election:\n{}",
+        both_logs(&daemons)
+    );
+
+    std::fs::write(
+        files[0].path(),
+        "vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n",
+    )
+    .unwrap();
+    daemons[0].signal(Signal::SIGHUP).unwrap();
+    let refused = wait_until(Duration::from_secs(3), poll, || {
+        daemons[0].logs().contains("reload refused")
+    });
+    assert!(refused.is_some(), "{}", both_logs(&daemons));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        on(0) && !on(1),
+        "broken reload disturbed the master:\n{}",
+        both_logs(&daemons)
+    );
+    assert!(
+        daemons[0].try_wait().unwrap().is_none(),
+        "daemon exited on a broken reload"
+    );
+
+    let lower = config(lab.host(0).ifname(), "BACKUP", 50, vip);
+    std::fs::write(files[0].path(), lower).unwrap();
+    daemons[0].signal(Signal::SIGHUP).unwrap();
+    let moved = wait_until(Duration::from_secs(3), poll, || on(1) && !on(0));
+    assert!(
+        moved.is_some(),
+        "lower priority not applied:\n{}",
+        both_logs(&daemons)
+    );
+    println!(
+        "reload to priority 50 -> VIP on peer: {:?}",
+        moved.unwrap_or_default()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(on(1) && !on(0), "VIP went back:\n{}", both_logs(&daemons));
+    assert!(
+        daemons[0].logs().contains("reload done"),
+        "{}",
+        both_logs(&daemons)
+    );
+}
+
+#[test]
 fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
     let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))

@@ -7,7 +7,9 @@
 
 mod io;
 mod mapping;
+mod reload;
 mod scripts;
+mod slot;
 mod tracking;
 mod vrrp_thread;
 
@@ -37,7 +39,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         opts.config.display(),
         loaded.model.instances.len()
     );
-    let handle = vrrp_thread::spawn(loaded.model)?;
+    let handle = vrrp_thread::spawn(opts.config.clone(), loaded.model)?;
     match handle.join() {
         Ok(r) => r,
         Err(_) => Err(anyhow!("the VRRP thread panicked")),

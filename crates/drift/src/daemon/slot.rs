@@ -1,0 +1,253 @@
+//! One running instance ("slot"): its state machine, its I/O, what it tracks, and how inputs
+//! (packets, timers, link events, script results) are fed to it.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use drift_model::{VrrpInstance, VrrpScript};
+use drift_net::netlink::{NetEvent, Netlink};
+use drift_net::raw::Received;
+use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
+use drift_vrrp::{Action, Input, Instance, State};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, info, warn};
+
+use super::io::InstanceIo;
+use super::scripts::{NotifyJob, ScriptStatus, Scripts};
+use super::tracking::{self, Tracked};
+
+/// Packets read per wake-up per socket.
+const RX_BATCH: usize = 64;
+
+/// What every step needs besides the instance.
+pub struct Ctx {
+    pub nl: Netlink,
+    pub scripts: Scripts,
+    /// Receive tasks send `(slot id, packet)` here.
+    pub pkt_tx: UnboundedSender<(u64, Received)>,
+}
+
+pub struct Slot {
+    pub id: u64,
+    /// The configuration it runs, compared on reload.
+    pub model: VrrpInstance,
+    pub io: InstanceIo,
+    pub inst: Instance,
+    links: Vec<Tracked>,
+    scripts: Vec<Tracked>,
+    base_priority: u8,
+    /// What the state machine was last told.
+    fault: bool,
+    priority: u8,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Slot {
+    /// Open the instance's sockets, read its tracked links, remove VIPs a crashed run left
+    /// behind, and start its receive task. The state machine is not started yet.
+    pub async fn open(
+        cx: &Ctx,
+        id: u64,
+        vi: &VrrpInstance,
+        scripts: &[VrrpScript],
+    ) -> Result<Slot> {
+        let (io, inst) = InstanceIo::open(&cx.nl, vi).await?;
+        let mut links = tracking::tracked_links(vi);
+        for l in &mut links {
+            l.up = cx
+                .nl
+                .link_by_name(&l.name)
+                .await
+                .is_ok_and(|k| k.is_usable());
+        }
+        info!(
+            "VRRP_Instance({}) on {} (index {}), source {}, vrid {}",
+            vi.name, io.ifname, io.ifindex, io.primary, vi.virtual_router_id
+        );
+        io.remove_stale_vips(&cx.nl).await;
+        let reader = spawn_reader(id, &io, cx.pkt_tx.clone());
+        Ok(Slot {
+            id,
+            model: vi.clone(),
+            io,
+            inst,
+            links,
+            scripts: tracking::tracked_scripts(vi, scripts),
+            base_priority: vi.priority,
+            fault: false,
+            priority: vi.priority,
+            reader,
+        })
+    }
+
+    /// `Startup`, then the tracked state as it is now.
+    pub async fn start(&mut self, cx: &Ctx, out: &mut Vec<Action>) {
+        step(cx, self, Input::Startup, out).await;
+        retrack(cx, self, out).await;
+    }
+
+    /// Re-resolve the script references after the scripts changed (reload).
+    pub async fn set_scripts(&mut self, cx: &Ctx, scripts: &[VrrpScript], out: &mut Vec<Action>) {
+        self.scripts = tracking::tracked_scripts(&self.model, scripts);
+        retrack(cx, self, out).await;
+    }
+}
+
+fn spawn_reader(
+    id: u64,
+    io: &InstanceIo,
+    tx: UnboundedSender<(u64, Received)>,
+) -> tokio::task::JoinHandle<()> {
+    let sock = io.socket.clone();
+    let name = io.name.clone();
+    tokio::spawn(async move {
+        loop {
+            match sock.recv_batch(RX_BATCH).await {
+                Ok(pkts) => {
+                    for p in pkts {
+                        if tx.send((id, p)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!("VRRP_Instance({name}) receive error: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    })
+}
+
+/// Feed one input and carry out the resulting actions.
+pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
+    out.clear();
+    s.inst.handle(Instant::now(), input, out);
+    s.io.apply(&cx.nl, out).await;
+    for a in out.iter() {
+        if let Action::Notify { state, priority } = a {
+            let state = match state {
+                State::Master => "MASTER",
+                State::Backup => "BACKUP",
+                State::Fault => "FAULT",
+                State::Init => "STOP",
+            };
+            cx.scripts.notify(NotifyJob {
+                instance: s.io.name.clone(),
+                notify: s.model.notify.clone(),
+                state,
+                priority: *priority,
+            });
+        }
+    }
+    out.clear();
+}
+
+/// Tell the state machine about a changed fault condition or effective priority.
+async fn retrack(cx: &Ctx, s: &mut Slot, out: &mut Vec<Action>) {
+    let all: Vec<Tracked> = s.links.iter().chain(&s.scripts).cloned().collect();
+    let (fault, prio) = tracking::evaluate(s.base_priority, &all);
+    if fault != s.fault {
+        s.fault = fault;
+        if fault {
+            let down: Vec<_> = s.links.iter().filter(|l| !l.up).map(|l| &l.name).collect();
+            info!(
+                "VRRP_Instance({}) tracked interface fault (down: {down:?})",
+                s.io.name
+            );
+        }
+        step(cx, s, Input::Fault(fault), out).await;
+    }
+    if prio != s.priority {
+        info!(
+            "VRRP_Instance({}) effective priority {} -> {prio}",
+            s.io.name, s.priority
+        );
+        s.priority = prio;
+        step(cx, s, Input::PriorityChange { effective: prio }, out).await;
+    }
+}
+
+/// A track script flipped: update every instance that tracks it.
+pub async fn on_script(cx: &Ctx, slots: &mut [Slot], st: ScriptStatus, out: &mut Vec<Action>) {
+    for s in slots.iter_mut() {
+        let mut changed = false;
+        for t in s.scripts.iter_mut().filter(|t| t.name == st.name) {
+            changed |= t.up != st.ok;
+            t.up = st.ok;
+        }
+        if changed {
+            retrack(cx, s, out).await;
+        }
+    }
+}
+
+/// Link up/down (keepalived: IFF_UP and IFF_RUNNING) for tracked interfaces.
+pub async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent, out: &mut Vec<Action>) {
+    let (name, up) = match ev {
+        NetEvent::Link(l) => (Some(l.name.clone()), l.is_usable()),
+        NetEvent::LinkRemoved(l) => (Some(l.name), false),
+        NetEvent::Overrun => (None, false),
+        NetEvent::AddrAdded(_) | NetEvent::AddrRemoved(_) => return,
+    };
+    for s in slots.iter_mut() {
+        let mut changed = false;
+        for l in &mut s.links {
+            let now_up = match &name {
+                Some(n) if *n == l.name => up,
+                Some(_) => continue,
+                // Notifications were lost: re-read every tracked link.
+                None => cx
+                    .nl
+                    .link_by_name(&l.name)
+                    .await
+                    .is_ok_and(|k| k.is_usable()),
+            };
+            if now_up != l.up {
+                info!(
+                    "VRRP_Instance({}) tracked interface {} is {}",
+                    s.io.name,
+                    l.name,
+                    if now_up { "up" } else { "down" }
+                );
+                l.up = now_up;
+                changed = true;
+            }
+        }
+        if changed {
+            retrack(cx, s, out).await;
+        }
+    }
+}
+
+/// Turn a received packet into the instance's input, or None when it belongs to another VRID
+/// (every socket on an interface sees every VRRP packet).
+pub fn packet_input(vrid: u8, pkt: &Received) -> Option<Input> {
+    let pkt_vrid = *pkt.payload.get(1)?;
+    if pkt_vrid != vrid {
+        return None;
+    }
+    let ph = PseudoHeader {
+        src: pkt.src,
+        dst: pkt.dst,
+    };
+    Some(
+        match Advert::decode(&pkt.payload, &ph, ChecksumMode::PseudoHeader) {
+            Ok(advert) => Input::Advert {
+                src: pkt.src,
+                ttl: pkt.ttl,
+                advert,
+            },
+            Err(e) => {
+                debug!("malformed VRRP packet from {}: {e}", pkt.src);
+                Input::Malformed(e)
+            }
+        },
+    )
+}
