@@ -96,6 +96,38 @@ impl Scripts {
     }
 }
 
+/// The track scripts that can run. keepalived disables (does not track) a `vrrp_script` whose
+/// program is missing or not executable at load time; `drift check` warns about the same.
+pub fn usable(scripts: &[VrrpScript]) -> Vec<VrrpScript> {
+    scripts
+        .iter()
+        .filter(|s| {
+            let ok = argv(&s.script).is_some_and(|v| executable(&v[0]));
+            if !ok {
+                warn!(
+                    "vrrp_script {}: `{}` not found or not executable; disabled",
+                    s.name, s.script
+                );
+            }
+            ok
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether `program` names an executable file (directly with a `/`, else through `$PATH`).
+fn executable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return is_exec(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_exec(&dir.join(program))))
+}
+
 /// The argument vector of a script line, or None when its quoting is broken.
 pub fn argv(line: &str) -> Option<Vec<String>> {
     shlex::split(line).filter(|v| !v.is_empty())
@@ -226,6 +258,20 @@ async fn run_once(cmd: &[String], timeout: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_or_non_executable_scripts_are_disabled() {
+        let plain = tempfile::NamedTempFile::new().unwrap();
+        let plain = plain.path().display().to_string();
+        let scripts = [
+            VrrpScript::new("ok", "/bin/true"),
+            VrrpScript::new("path", "true --flag"),
+            VrrpScript::new("missing", "/nonexistent/check.sh"),
+            VrrpScript::new("not_exec", plain.as_str()),
+        ];
+        let names: Vec<_> = usable(&scripts).into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["ok", "path"]);
+    }
 
     #[test]
     fn script_lines_are_split_like_a_shell_without_running_one() {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use drift_model::{VrrpInstance, VrrpScript};
+use drift_model::{SyncGroup, VrrpInstance, VrrpScript};
 use drift_net::netlink::{NetEvent, Netlink};
 use drift_net::raw::Received;
 use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
@@ -36,6 +36,8 @@ pub struct Slot {
     links: Vec<Tracked>,
     scripts: Vec<Tracked>,
     base_priority: u8,
+    /// The sync group it belongs to.
+    pub group: Option<String>,
     /// What the state machine was last told.
     fault: bool,
     priority: u8,
@@ -56,9 +58,16 @@ impl Slot {
         id: u64,
         vi: &VrrpInstance,
         scripts: &[VrrpScript],
+        group: Option<&SyncGroup>,
     ) -> Result<Slot> {
         let (io, inst) = InstanceIo::open(&cx.nl, vi).await?;
         let mut links = tracking::tracked_links(vi);
+        let mut tracked_scripts = tracking::tracked_scripts(vi, scripts);
+        if let Some(g) = group {
+            let (l, s) = tracking::group_trackers(g, scripts);
+            links.extend(l);
+            tracked_scripts.extend(s);
+        }
         for l in &mut links {
             l.up = cx
                 .nl
@@ -78,24 +87,28 @@ impl Slot {
             io,
             inst,
             links,
-            scripts: tracking::tracked_scripts(vi, scripts),
+            scripts: tracked_scripts,
             base_priority: vi.priority,
+            group: group.map(|g| g.name.clone()),
             fault: false,
             priority: vi.priority,
             reader,
         })
     }
 
-    /// `Startup`, then the tracked state as it is now.
-    pub async fn start(&mut self, cx: &Ctx, out: &mut Vec<Action>) {
-        step(cx, self, Input::Startup, out).await;
-        retrack(cx, self, out).await;
+    /// Re-resolve the script references after the scripts changed (reload); the caller
+    /// reconciles afterwards.
+    pub fn set_scripts(&mut self, scripts: &[VrrpScript], group: Option<&SyncGroup>) {
+        self.scripts = tracking::tracked_scripts(&self.model, scripts);
+        if let Some(g) = group {
+            self.scripts.extend(tracking::group_trackers(g, scripts).1);
+        }
     }
 
-    /// Re-resolve the script references after the scripts changed (reload).
-    pub async fn set_scripts(&mut self, cx: &Ctx, scripts: &[VrrpScript], out: &mut Vec<Action>) {
-        self.scripts = tracking::tracked_scripts(&self.model, scripts);
-        retrack(cx, self, out).await;
+    /// (fault, effective priority) from this instance's own trackers.
+    pub fn tracked_state(&self) -> (bool, u8) {
+        let all: Vec<Tracked> = self.links.iter().chain(&self.scripts).cloned().collect();
+        tracking::evaluate(self.base_priority, &all)
     }
 }
 
@@ -150,16 +163,20 @@ pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
 }
 
 /// Tell the state machine about a changed fault condition or effective priority.
-async fn retrack(cx: &Ctx, s: &mut Slot, out: &mut Vec<Action>) {
-    let all: Vec<Tracked> = s.links.iter().chain(&s.scripts).cloned().collect();
-    let (fault, prio) = tracking::evaluate(s.base_priority, &all);
+pub async fn tell(cx: &Ctx, s: &mut Slot, fault: bool, prio: u8, out: &mut Vec<Action>) {
     if fault != s.fault {
         s.fault = fault;
         if fault {
-            let down: Vec<_> = s.links.iter().filter(|l| !l.up).map(|l| &l.name).collect();
+            let down: Vec<_> = s
+                .links
+                .iter()
+                .chain(&s.scripts)
+                .filter(|l| !l.up)
+                .map(|l| &l.name)
+                .collect();
             info!(
-                "VRRP_Instance({}) tracked interface fault (down: {down:?})",
-                s.io.name
+                "VRRP_Instance({}) fault (failed trackers: {down:?}, sync group {:?})",
+                s.io.name, s.group
             );
         }
         step(cx, s, Input::Fault(fault), out).await;
@@ -174,22 +191,18 @@ async fn retrack(cx: &Ctx, s: &mut Slot, out: &mut Vec<Action>) {
     }
 }
 
-/// A track script flipped: update every instance that tracks it.
-pub async fn on_script(cx: &Ctx, slots: &mut [Slot], st: ScriptStatus, out: &mut Vec<Action>) {
+/// A track script flipped: update every instance that tracks it (the caller reconciles).
+pub fn on_script(slots: &mut [Slot], st: ScriptStatus) {
     for s in slots.iter_mut() {
-        let mut changed = false;
         for t in s.scripts.iter_mut().filter(|t| t.name == st.name) {
-            changed |= t.up != st.ok;
             t.up = st.ok;
-        }
-        if changed {
-            retrack(cx, s, out).await;
         }
     }
 }
 
-/// Link up/down (keepalived: IFF_UP and IFF_RUNNING) for tracked interfaces.
-pub async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent, out: &mut Vec<Action>) {
+/// Link up/down (keepalived: IFF_UP and IFF_RUNNING) for tracked interfaces (the caller
+/// reconciles).
+pub async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent) {
     let (name, up) = match ev {
         NetEvent::Link(l) => (Some(l.name.clone()), l.is_usable()),
         NetEvent::LinkRemoved(l) => (Some(l.name), false),
@@ -197,7 +210,6 @@ pub async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent, out: &mut 
         NetEvent::AddrAdded(_) | NetEvent::AddrRemoved(_) => return,
     };
     for s in slots.iter_mut() {
-        let mut changed = false;
         for l in &mut s.links {
             let now_up = match &name {
                 Some(n) if *n == l.name => up,
@@ -217,11 +229,7 @@ pub async fn on_net_event(cx: &Ctx, slots: &mut [Slot], ev: NetEvent, out: &mut 
                     if now_up { "up" } else { "down" }
                 );
                 l.up = now_up;
-                changed = true;
             }
-        }
-        if changed {
-            retrack(cx, s, out).await;
         }
     }
 }

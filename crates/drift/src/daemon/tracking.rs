@@ -2,7 +2,7 @@
 //! `dont_track_primary`) and `track_script`s -> FAULT or an effective priority, as keepalived
 //! computes them. Pure; the VRRP thread feeds it link states and script results.
 
-use drift_model::{VrrpInstance, VrrpScript};
+use drift_model::{SyncGroup, TrackInterface, TrackScriptRef, VrrpInstance, VrrpScript};
 
 /// One tracked interface or script of an instance (`up`: link usable / script succeeding).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,22 +28,29 @@ pub fn tracked_links(vi: &VrrpInstance) -> Vec<Tracked> {
             up: true,
         });
     }
-    for t in &vi.track_interface {
-        v.push(Tracked {
+    v.extend(interface_refs(&vi.track_interface));
+    v
+}
+
+fn interface_refs(refs: &[TrackInterface]) -> Vec<Tracked> {
+    refs.iter()
+        .map(|t| Tracked {
             name: t.name.clone(),
             weight: t.weight,
             reverse: t.reverse,
             up: true,
-        });
-    }
-    v
+        })
+        .collect()
 }
 
 /// The scripts an instance tracks. The reference's `weight` overrides the script's (with its own
 /// `reverse`); unknown names are skipped (the config checker reports them).
 pub fn tracked_scripts(vi: &VrrpInstance, scripts: &[VrrpScript]) -> Vec<Tracked> {
-    vi.track_script
-        .iter()
+    script_refs(&vi.track_script, scripts)
+}
+
+fn script_refs(refs: &[TrackScriptRef], scripts: &[VrrpScript]) -> Vec<Tracked> {
+    refs.iter()
         .filter_map(|r| {
             let s = scripts.iter().find(|s| s.name == r.name)?;
             let (weight, reverse) = match r.weight {
@@ -58,6 +65,37 @@ pub fn tracked_scripts(vi: &VrrpInstance, scripts: &[VrrpScript]) -> Vec<Tracked
             })
         })
         .collect()
+}
+
+/// A sync group's own trackers (links, scripts), which apply to every member. keepalived ignores
+/// their weights (a failure is a FAULT of the group) unless `sync_group_tracking_weight`.
+pub fn group_trackers(g: &SyncGroup, scripts: &[VrrpScript]) -> (Vec<Tracked>, Vec<Tracked>) {
+    let unweight = |mut v: Vec<Tracked>| {
+        if !g.sync_group_tracking_weight {
+            for t in &mut v {
+                t.weight = 0;
+            }
+        }
+        v
+    };
+    (
+        unweight(interface_refs(&g.track_interface)),
+        unweight(script_refs(&g.track_script, scripts)),
+    )
+}
+
+/// The names of the sync groups with a member in FAULT: every member of those is FAULT too
+/// (keepalived: "Syncing instances to FAULT state").
+pub fn faulted_groups<'a>(
+    members: impl IntoIterator<Item = (Option<&'a str>, bool)>,
+) -> Vec<&'a str> {
+    let mut v: Vec<&str> = members
+        .into_iter()
+        .filter_map(|(g, fault)| if fault { g } else { None })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// (fault, effective priority). An address owner (255) keeps 255 (keepalived ignores tracking
@@ -146,6 +184,33 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].weight, t[0].up), (-30, false));
         assert_eq!(evaluate(100, &t), (false, 70));
+    }
+
+    #[test]
+    fn a_fault_of_one_member_faults_its_group_only() {
+        let members = [
+            (Some("VG1"), false),
+            (Some("VG1"), true),
+            (Some("VG2"), false),
+            (None, true),
+        ];
+        assert_eq!(faulted_groups(members), vec!["VG1"]);
+    }
+
+    #[test]
+    fn group_tracker_weights_are_ignored_unless_sync_group_tracking_weight() {
+        let mut g = SyncGroup {
+            name: "VG1".into(),
+            track_interface: vec![TrackInterface {
+                name: "eth1".into(),
+                weight: -10,
+                reverse: false,
+            }],
+            ..SyncGroup::default()
+        };
+        assert_eq!(group_trackers(&g, &[]).0[0].weight, 0);
+        g.sync_group_tracking_weight = true;
+        assert_eq!(group_trackers(&g, &[]).0[0].weight, -10);
     }
 
     #[test]

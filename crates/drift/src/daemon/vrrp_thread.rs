@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use drift_model::{Config, VrrpScript};
+use drift_model::{Config, SyncGroup, VrrpScript};
 use drift_net::netlink::{self, Netlink};
 use drift_net::raw::Received;
 use drift_vrrp::{Action, Input};
@@ -23,8 +23,9 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{error, info, warn};
 
 use super::reload;
-use super::scripts::{ScriptStatus, Scripts};
+use super::scripts::{self, ScriptStatus, Scripts};
 use super::slot::{self, Ctx, Slot};
+use super::tracking;
 
 /// Run the VRRP thread until SIGTERM/SIGINT.
 pub fn spawn(path: PathBuf, config: Config) -> Result<std::thread::JoinHandle<Result<()>>> {
@@ -46,7 +47,14 @@ struct Daemon {
     next_id: u64,
     script_rx: UnboundedReceiver<ScriptStatus>,
     scripts: Vec<VrrpScript>,
+    groups: Vec<SyncGroup>,
     out: Vec<Action>,
+}
+
+fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
+    groups
+        .iter()
+        .find(|g| g.group.iter().any(|m| m == instance))
 }
 
 async fn run(path: PathBuf, config: Config) -> Result<()> {
@@ -56,7 +64,8 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
 
     let nl = Netlink::new().context("open rtnetlink")?;
-    let (scripts, script_rx) = Scripts::start(config.vrrp_scripts.clone())?;
+    let usable = scripts::usable(&config.vrrp_scripts);
+    let (scripts, script_rx) = Scripts::start(usable.clone())?;
     // Subscribe before reading link states, so no change falls in between.
     let mut events = netlink::subscribe().context("subscribe to link events")?;
     let (pkt_tx, mut pkt_rx) = mpsc::unbounded_channel::<(u64, Received)>();
@@ -69,11 +78,14 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
         slots: Vec::new(),
         next_id: 0,
         script_rx,
-        scripts: config.vrrp_scripts.clone(),
+        scripts: usable,
+        groups: Vec::new(),
         out: Vec::new(),
     };
+    d.groups = config.sync_groups.clone();
     for vi in &config.instances {
-        let s = Slot::open(&d.cx, d.next_id, vi, &d.scripts).await?;
+        let g = group_of(&d.groups, &vi.name);
+        let s = Slot::open(&d.cx, d.next_id, vi, &d.scripts, g).await?;
         d.next_id += 1;
         d.slots.push(s);
     }
@@ -81,8 +93,9 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
         warn!("no vrrp_instance configured; waiting for a signal");
     }
     for s in &mut d.slots {
-        s.start(&d.cx, &mut d.out).await;
+        slot::step(&d.cx, s, Input::Startup, &mut d.out).await;
     }
+    d.reconcile().await;
 
     loop {
         let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
@@ -99,10 +112,12 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
                 }
             }
             Some(ev) = events.recv() => {
-                slot::on_net_event(&d.cx, &mut d.slots, ev, &mut d.out).await;
+                slot::on_net_event(&d.cx, &mut d.slots, ev).await;
+                d.reconcile().await;
             }
             Some(st) = d.script_rx.recv() => {
-                slot::on_script(&d.cx, &mut d.slots, st, &mut d.out).await;
+                slot::on_script(&mut d.slots, st);
+                d.reconcile().await;
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
@@ -130,6 +145,25 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
 }
 
 impl Daemon {
+    /// Bring every state machine in line with its trackers and its sync group: a member's
+    /// FAULT faults the whole group.
+    async fn reconcile(&mut self) {
+        let own: Vec<(bool, u8)> = self.slots.iter().map(|s| s.tracked_state()).collect();
+        let faulted: Vec<String> = tracking::faulted_groups(
+            self.slots
+                .iter()
+                .zip(&own)
+                .map(|(s, o)| (s.group.as_deref(), o.0)),
+        )
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for (s, (fault, prio)) in self.slots.iter_mut().zip(own) {
+            let group_fault = s.group.as_ref().is_some_and(|g| faulted.contains(g));
+            slot::tell(&self.cx, s, fault || group_fault, prio, &mut self.out).await;
+        }
+    }
+
     async fn reload(&mut self, path: &std::path::Path) {
         let loaded = match drift_config::load(path) {
             Ok(l) => l,
@@ -142,23 +176,28 @@ impl Daemon {
             warn!("{}", loaded.rendered_warnings.trim_end());
         }
         let new = loaded.model;
-        let scripts_changed = new.vrrp_scripts != self.scripts;
+        let usable = scripts::usable(&new.vrrp_scripts);
+        let scripts_changed = usable != self.scripts;
         if scripts_changed {
-            match Scripts::start(new.vrrp_scripts.clone()) {
+            match Scripts::start(usable.clone()) {
                 Ok((scripts, rx)) => {
                     let mut old = std::mem::replace(&mut self.cx.scripts, scripts);
                     old.finish();
                     self.script_rx = rx;
-                    self.scripts = new.vrrp_scripts.clone();
+                    self.scripts = usable;
                 }
                 Err(e) => error!("reload: cannot restart track scripts: {e:#}"),
             }
         }
+        let groups_changed = new.sync_groups != self.groups;
+        self.groups = new.sync_groups.clone();
         let running: Vec<_> = self.slots.iter().map(|s| s.model.clone()).collect();
         let plan = reload::plan(&running, &new.instances);
         let mut kept = Vec::new();
         for mut s in std::mem::take(&mut self.slots) {
-            if plan.keep.contains(&s.model.name) {
+            let same_group =
+                group_of(&self.groups, &s.model.name).map(|g| &g.name) == s.group.as_ref();
+            if plan.keep.contains(&s.model.name) && same_group {
                 kept.push(s);
             } else {
                 info!(
@@ -168,22 +207,29 @@ impl Daemon {
                 slot::step(&self.cx, &mut s, Input::Shutdown, &mut self.out).await;
             }
         }
-        if scripts_changed {
+        if scripts_changed || groups_changed {
             for s in &mut kept {
-                s.set_scripts(&self.cx, &self.scripts, &mut self.out).await;
+                s.set_scripts(&self.scripts, group_of(&self.groups, &s.model.name));
             }
         }
-        for vi in plan.start {
-            match Slot::open(&self.cx, self.next_id, vi, &self.scripts).await {
+        let kept_names: Vec<String> = kept.iter().map(|s| s.model.name.clone()).collect();
+        let to_start = new
+            .instances
+            .iter()
+            .filter(|vi| !kept_names.contains(&vi.name));
+        for vi in to_start {
+            let g = group_of(&self.groups, &vi.name);
+            match Slot::open(&self.cx, self.next_id, vi, &self.scripts, g).await {
                 Ok(mut s) => {
                     self.next_id += 1;
-                    s.start(&self.cx, &mut self.out).await;
+                    slot::step(&self.cx, &mut s, Input::Startup, &mut self.out).await;
                     kept.push(s);
                 }
                 Err(e) => error!("reload: VRRP_Instance({}) not started: {e:#}", vi.name),
             }
         }
         self.slots = kept;
+        self.reconcile().await;
         info!("reload done: {} instance(s) running", self.slots.len());
     }
 }
