@@ -403,6 +403,69 @@ fn sighup_refuses_a_broken_file_and_applies_a_changed_priority() {
 }
 
 #[test]
+fn a_fault_in_one_sync_group_member_moves_the_whole_group() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (vip1, vip2) = (lab.addr_v4(110), lab.addr_v4(120));
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("fail");
+    let host_cfg = |i: usize, state: &str, prio: u8, tracked: bool| {
+        let second = config(lab.host(i).ifname(), state, prio, vip2)
+            .replace("VI_1", "VI_2")
+            .replace("virtual_router_id 51", "virtual_router_id 52");
+        let second = if tracked {
+            second.replace(
+                "  virtual_ipaddress",
+                "  track_script {\n    chk\n  }\n  virtual_ipaddress",
+            )
+        } else {
+            second
+        };
+        format!(
+            "vrrp_script chk {{\n  script \"/bin/test ! -e {}\"\n  interval 1\n}}\n\
+             vrrp_sync_group VG1 {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n{}{}",
+            flag.display(),
+            config(lab.host(i).ifname(), state, prio, vip1),
+            second
+        )
+    };
+    let texts = [
+        host_cfg(0, "MASTER", 100, true),
+        host_cfg(1, "BACKUP", 99, false),
+    ];
+    let (_files, daemons) = start(&lab, &texts);
+    let holds = |h: usize| lab.has_addr(h, IpAddr::V4(vip1)) && lab.has_addr(h, IpAddr::V4(vip2));
+    let poll = Duration::from_millis(20);
+    assert!(
+        wait_until(Duration::from_secs(10), poll, || holds(0)).is_some(),
+        "no election:\n{}",
+        both_logs(&daemons)
+    );
+    std::fs::write(&flag, b"").unwrap();
+    let moved = wait_until(Duration::from_secs(8), poll, || {
+        holds(1) && !lab.has_addr(0, IpAddr::V4(vip1)) && !lab.has_addr(0, IpAddr::V4(vip2))
+    });
+    assert!(
+        moved.is_some(),
+        "group did not move:\n{}",
+        both_logs(&daemons)
+    );
+    println!(
+        "sync group member fault -> both VIPs on peer: {:?}",
+        moved.unwrap_or_default()
+    );
+    let log0 = daemons[0].logs();
+    assert!(
+        log0.contains("VRRP_Instance(VI_1) Entering FAULT STATE"),
+        "{log0}"
+    );
+    assert!(
+        log0.contains("VRRP_Instance(VI_2) Entering FAULT STATE"),
+        "{log0}"
+    );
+}
+
+#[test]
 fn a_config_with_errors_is_refused_with_a_non_zero_exit() {
     let f = write_config("vrrp_instance VI_1 {\n  virtual_router_id 300\n}\n");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_drift"))
