@@ -224,3 +224,63 @@ fn partition_makes_two_masters_and_healing_leaves_one() {
     );
     assert_stable(&lab, vip, &[0], Duration::from_secs(3), "after healing");
 }
+
+#[test]
+fn cut_cable_hands_over_and_reconnect_leaves_one_master() {
+    skip_unless_root!();
+    let lab = lab(2);
+    let vip = lab.addr_v4(110);
+    let a = Instance::new("MASTER", 100, vip);
+    let b = Instance::new("BACKUP", 99, vip);
+    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
+    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
+    assert!(
+        wait_holders(&lab, vip, &[0], Duration::from_secs(8)).is_some(),
+        "no initial master:\n{}\n{}",
+        d0.logs(),
+        d1.logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    // Carrier loss on the master (bridge port down): the backup stops hearing adverts and takes
+    // over; whether the master keeps its VIP (split brain) or drops it (FAULT, as keepalived does
+    // on a down interface) is the daemon's choice, so only the backup is asserted here.
+    lab.host(0)
+        .cut()
+        .unwrap_or_else(|e| panic!("cut host 0: {e}"));
+    let bound = b.master_down() + Duration::from_secs(2);
+    let took = drift_testkit::wait_until(bound, Duration::from_millis(5), || {
+        holders(&lab, vip).contains(&1)
+    });
+    assert!(took.is_some(), "backup never took over:\n{}", d1.logs());
+    figure(
+        "cable cut -> backup holds VIP",
+        took.unwrap_or_default(),
+        bound,
+    );
+    println!("holders while cut: {:?}", holders(&lab, vip));
+
+    lab.host(0)
+        .reconnect()
+        .unwrap_or_else(|e| panic!("reconnect host 0: {e}"));
+    let bound = Duration::from_secs_f64(2.0 * a.advert_secs() + 1.0);
+    let took = drift_testkit::wait_until(bound, Duration::from_millis(5), || {
+        holders(&lab, vip).len() == 1
+    });
+    assert!(
+        took.is_some(),
+        "holders {:?} after reconnect\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    figure("reconnect -> one master", took.unwrap_or_default(), bound);
+    // The preempting higher priority ends as the only holder (after its master-down at most).
+    let end = wait_holders(&lab, vip, &[0], a.master_down() + Duration::from_secs(2));
+    assert!(
+        end.is_some(),
+        "host 0 never took the VIP back (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+}
