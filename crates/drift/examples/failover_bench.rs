@@ -40,7 +40,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    println!("drift binary: {}", bin.display());
+    if common::reference_keepalived() {
+        println!("peer: keepalived (DRIFT_E2E_PEER=keepalived), for comparison");
+    } else {
+        println!("drift binary: {}", bin.display());
+    }
     println!("runs per case: {runs}");
     for (label, version, adv) in [
         ("v2 advert_int 1", 2, "1"),
@@ -133,14 +137,16 @@ fn bench_case(bin: &std::path::Path, label: &str, version: u8, adv: &str, runs: 
         median(&mut tcp_times),
         vip_times.len()
     );
-    println!(
-        "  {label} VIP times (s): {}",
-        vip_times
-            .iter()
-            .map(|d| format!("{:.3}", d.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    for (what, times) in [("VIP", &vip_times), ("TCP", &tcp_times)] {
+        println!(
+            "  {label} {what} times (s): {}",
+            times
+                .iter()
+                .map(|d| format!("{:.3}", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
 }
 
 /// Connect to the VIP repeatedly (short timeouts, fresh socket each time) until the new master
