@@ -1,8 +1,9 @@
 //! The VRRP loop, on its own OS thread with a current_thread runtime so that nothing else in
 //! the process (proxy, scripts, logging bursts) can delay an advert or a master-down timer.
 //!
-//! Receive tasks (one per instance socket) forward packets over a channel; the loop waits with
-//! `biased` select on packets, link events, script results, signals, then the earliest
+//! Receive tasks (one per instance socket) forward packets over a channel. Each turn of the
+//! loop handles the queued packets (bounded), then every expired timer, then waits with a
+//! `biased` select on packets, link events, script results, signals, and the earliest
 //! `next_deadline()` (`sleep_until` on the `Instant`: tokio's timer has 1 ms resolution).
 //!
 //! SIGHUP reloads the configuration like keepalived: a file with errors is refused and the
@@ -98,19 +99,27 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
     d.reconcile().await;
 
     loop {
+        // Queued packets first (an advert that arrived before a deadline must count), bounded
+        // so that a flood cannot starve the timers; then every expired timer.
+        for _ in 0..MAX_PACKETS_PER_TURN {
+            match pkt_rx.try_recv() {
+                Ok((id, pkt)) => d.on_packet(id, &pkt).await,
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        for s in &mut d.slots {
+            if s.inst.next_deadline().is_some_and(|t| t <= now) {
+                slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
+            }
+        }
         let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
         let sleep_to = deadline
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
             .into();
         tokio::select! {
             biased;
-            Some((id, pkt)) = pkt_rx.recv() => {
-                if let Some(s) = d.slots.iter_mut().find(|s| s.id == id) {
-                    if let Some(input) = slot::packet_input(s.io.vrid(), &pkt) {
-                        slot::step(&d.cx, s, input, &mut d.out).await;
-                    }
-                }
-            }
+            Some((id, pkt)) = pkt_rx.recv() => d.on_packet(id, &pkt).await,
             Some(ev) = events.recv() => {
                 slot::on_net_event(&d.cx, &mut d.slots, ev).await;
                 d.reconcile().await;
@@ -125,14 +134,8 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
                 info!("SIGHUP: reloading {}", path.display());
                 d.reload(&path).await;
             }
-            _ = tokio::time::sleep_until(sleep_to) => {
-                let now = Instant::now();
-                for s in &mut d.slots {
-                    if s.inst.next_deadline().is_some_and(|t| t <= now) {
-                        slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
-                    }
-                }
-            }
+            // Expired timers are handled at the top of the loop.
+            _ = tokio::time::sleep_until(sleep_to) => {}
         }
     }
 
@@ -144,7 +147,18 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
     Ok(())
 }
 
+/// Packets handled before the timers get their turn again.
+const MAX_PACKETS_PER_TURN: usize = 256;
+
 impl Daemon {
+    async fn on_packet(&mut self, id: u64, pkt: &Received) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+            if let Some(input) = slot::packet_input(s.io.vrid(), pkt) {
+                slot::step(&self.cx, s, input, &mut self.out).await;
+            }
+        }
+    }
+
     /// Bring every state machine in line with its trackers and its sync group: a member's
     /// FAULT faults the whole group.
     async fn reconcile(&mut self) {
