@@ -301,3 +301,103 @@ fn three_nodes_cascade_to_the_last() {
     }
     assert_stable(&lab, vip, &[2], Duration::from_secs(2), "cascade end");
 }
+
+/// drift and keepalived on one LAN: the master (`drift_master` picks which) must be accepted by
+/// the other as master for a while (no flapping, so adverts are mutually understood), and a
+/// clean stop must hand over within the skew time.
+fn interop(drift_master: bool, master: Instance, backup: Instance, label: &str) {
+    let lab = lab(2, false);
+    let vip = lab.addr_v4(110);
+    let (master, backup) = (Instance { vip, ..master }, Instance { vip, ..backup });
+    let start = |host: usize, inst: &Instance, drift: bool| {
+        if drift {
+            Daemon::start(bin(), &lab, host, &inst.config())
+        } else {
+            Daemon::start_keepalived(&lab, host, &inst.config())
+        }
+    };
+    let mut d0 = start(0, &master, drift_master);
+    let d1 = start(1, &backup, !drift_master);
+    let up = wait_holders(
+        &lab,
+        vip,
+        &[0],
+        master.master_down() + Duration::from_secs(4),
+    );
+    assert!(
+        up.is_some(),
+        "{label}: no initial master (holders {:?})\n{}\n{}",
+        holders(&lab, vip),
+        d0.logs(),
+        d1.logs()
+    );
+    // Both start in BACKUP and may race for a few ms at startup; count from the settled state.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = d1.master_entries();
+    // Longer than the backup's master-down: it would have taken over if it ignored the adverts.
+    let settle = backup.master_down() + Duration::from_secs(1);
+    assert_stable(&lab, vip, &[0], settle, label);
+    assert_eq!(
+        d1.master_entries(),
+        before,
+        "{label}: backup went MASTER:\n{}",
+        d1.logs()
+    );
+    let t0 = Instant::now();
+    // Measured from the signal, not from the exit (keepalived takes ~1 s to exit).
+    let _ = d0.child.signal(drift_testkit::Signal::SIGTERM);
+    let bound = Duration::from_millis(1500);
+    let took = wait_until(bound, Duration::from_millis(1), || {
+        lab.has_addr(1, IpAddr::V4(vip))
+    })
+    .map(|_| t0.elapsed());
+    assert!(
+        d0.terminate(),
+        "{label}: master did not exit 0:\n{}",
+        d0.logs()
+    );
+    assert!(took.is_some(), "{label}: no handover:\n{}", d1.logs());
+    figure(
+        &format!("{label}: SIGTERM handover"),
+        took.unwrap_or_default(),
+        bound,
+    );
+}
+
+#[test]
+fn drift_master_is_accepted_by_a_keepalived_backup_v2_and_v3() {
+    skip_unless_root!();
+    drift_testkit::skip_unless_tool!("keepalived");
+    let vip = std::net::Ipv4Addr::UNSPECIFIED;
+    interop(
+        true,
+        Instance::new("MASTER", 100, vip),
+        Instance::new("BACKUP", 99, vip),
+        "drift master / keepalived backup v2",
+    );
+    interop(
+        true,
+        Instance::new("MASTER", 100, vip).v3("0.1"),
+        Instance::new("BACKUP", 99, vip).v3("0.1"),
+        "drift master / keepalived backup v3",
+    );
+}
+
+#[test]
+fn keepalived_master_is_accepted_by_a_drift_backup_v2_and_v3() {
+    skip_unless_root!();
+    drift_testkit::skip_unless_tool!("keepalived");
+    let vip = std::net::Ipv4Addr::UNSPECIFIED;
+    interop(
+        false,
+        Instance::new("MASTER", 100, vip),
+        Instance::new("BACKUP", 99, vip),
+        "keepalived master / drift backup v2",
+    );
+    interop(
+        false,
+        Instance::new("MASTER", 100, vip).v3("0.1"),
+        Instance::new("BACKUP", 99, vip).v3("0.1"),
+        "keepalived master / drift backup v3",
+    );
+}

@@ -132,6 +132,7 @@ pub struct Daemon {
     pub child: ChildGuard,
     conf: PathBuf,
     ns: String,
+    keepalived: bool,
 }
 
 /// `DRIFT_E2E_PEER=keepalived` runs the same scenarios against real keepalived instead of drift:
@@ -141,8 +142,19 @@ pub fn reference_keepalived() -> bool {
 }
 
 impl Daemon {
-    /// Start `drift run -f <conf> -l debug` in host `host` of `lab`.
+    /// Start `drift run -f <conf> -l debug` in host `host` of `lab` (keepalived instead under
+    /// `DRIFT_E2E_PEER=keepalived`).
     pub fn start(bin: &Path, lab: &Lab, host: usize, config: &str) -> Daemon {
+        Daemon::start_as(bin, lab, host, config, reference_keepalived())
+    }
+
+    /// Start real keepalived (`--dont-fork`, logging to stderr) with `config` in host `host`, as
+    /// an interoperability peer. Call `skip_unless_tool!("keepalived")` first.
+    pub fn start_keepalived(lab: &Lab, host: usize, config: &str) -> Daemon {
+        Daemon::start_as(Path::new("keepalived"), lab, host, config, true)
+    }
+
+    fn start_as(bin: &Path, lab: &Lab, host: usize, config: &str, keepalived: bool) -> Daemon {
         let n = CONF_COUNTER.fetch_add(1, Ordering::Relaxed);
         let conf = std::env::temp_dir().join(format!(
             "drift-e2e-{}-{}-h{host}-{n}.conf",
@@ -152,12 +164,17 @@ impl Daemon {
         std::fs::write(&conf, config).unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
         let conf_s = conf.to_string_lossy().into_owned();
         let ns = lab.host(host).name().to_string();
-        if reference_keepalived() {
+        if keepalived {
             let child = lab
                 .host(host)
                 .spawn_keepalived(config, &[])
                 .unwrap_or_else(|e| panic!("spawn keepalived in host {host}: {e}"));
-            return Daemon { child, conf, ns };
+            return Daemon {
+                child,
+                conf,
+                ns,
+                keepalived,
+            };
         }
         let child = lab
             .spawn(
@@ -166,7 +183,12 @@ impl Daemon {
                 &["run", "-f", &conf_s, "-l", "debug"],
             )
             .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
-        Daemon { child, conf, ns }
+        Daemon {
+            child,
+            conf,
+            ns,
+            keepalived,
+        }
     }
 
     /// Times this daemon logged `Entering MASTER STATE`.
@@ -181,7 +203,7 @@ impl Daemon {
 
     /// Crash: SIGKILL and reap (the VIP stays on the interface, as after a real daemon crash).
     pub fn kill(&mut self) {
-        if reference_keepalived() {
+        if self.keepalived {
             // keepalived's VRRP process is a fork of the one we started and shuts down cleanly
             // (priority-0 advert) when its parent dies: kill the forks first, as a crash would.
             self.kill_namespace();
