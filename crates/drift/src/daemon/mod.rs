@@ -46,9 +46,28 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
 }
 
-/// tracing to stderr; `-l` is an EnvFilter directive (`info`, `debug`, `drift=trace,...`).
+/// `-l`: a level (error, warn, info, debug, trace, off; any case) or a full EnvFilter
+/// directive list (`info,drift=trace`). A bare unknown word is refused: EnvFilter would read it
+/// as a target name and silently log nothing.
+fn filter_for(level: &str) -> Result<EnvFilter> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let lower = level.to_ascii_lowercase();
+    let directive = if LEVELS.contains(&lower.as_str()) {
+        lower
+    } else if level.contains('=') || level.contains(',') {
+        level.to_string()
+    } else {
+        anyhow::bail!(
+            "unknown log level `{level}` (expected one of {})",
+            LEVELS.join(", ")
+        );
+    };
+    EnvFilter::try_new(&directive).with_context(|| format!("log level `{level}`"))
+}
+
+/// tracing to stderr, without colours unless stderr is a terminal.
 fn init_logging(level: &str) -> Result<()> {
-    let filter = EnvFilter::try_new(level).with_context(|| format!("log level `{level}`"))?;
+    let filter = filter_for(level)?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -56,4 +75,17 @@ fn init_logging(level: &str) -> Result<()> {
         .with_target(false)
         .try_init()
         .map_err(|e| anyhow!("initialise logging: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels_and_directives_are_accepted_and_unknown_words_refused() {
+        assert!(filter_for("debug").is_ok());
+        assert!(filter_for("WARN").is_ok());
+        assert!(filter_for("info,drift=trace").is_ok());
+        assert!(filter_for("verbose").is_err());
+    }
 }
