@@ -77,7 +77,7 @@ fn sigkill_takeover(master: Instance, backup: Instance, label: &str) {
         bound,
     );
     assert!(
-        d1.master_entries() >= 1,
+        d1.logged_master(Duration::from_secs(1)),
         "backup never logged MASTER:\n{}",
         d1.logs()
     );

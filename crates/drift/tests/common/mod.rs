@@ -197,6 +197,15 @@ impl Daemon {
             + self.child.stdout().matches("Entering MASTER STATE").count()
     }
 
+    /// Whether `Entering MASTER STATE` shows up in the log within `timeout` (the VIP can appear
+    /// in the kernel a moment before the daemon writes the line).
+    pub fn logged_master(&self, timeout: Duration) -> bool {
+        drift_testkit::wait_until(timeout, Duration::from_millis(10), || {
+            self.master_entries() >= 1
+        })
+        .is_some()
+    }
+
     pub fn logs(&self) -> String {
         self.child.logs()
     }
