@@ -159,15 +159,21 @@ impl InstanceIo {
         }
     }
 
-    /// Carry out the actions in order (the state machine relies on it).
+    /// Carry out the actions in order (the state machine relies on it). The transition is
+    /// logged first, as keepalived does, so the log line precedes the VIP change it explains.
     pub async fn apply(&self, nl: &Netlink, actions: &[Action]) {
+        for a in actions {
+            if let Action::Notify { state, priority } = a {
+                self.notify(*state, *priority);
+            }
+        }
         for a in actions {
             match a {
                 Action::SendAdvert(adv) => self.send_advert(adv),
                 Action::AddVips => self.add_vips(nl).await,
                 Action::RemoveVips => self.remove_vips(nl).await,
                 Action::SendGratuitous { count } => self.send_gratuitous(*count),
-                Action::Notify { state, priority } => self.notify(*state, *priority),
+                Action::Notify { .. } => {}
             }
         }
     }
@@ -259,7 +265,6 @@ impl InstanceIo {
             State::Fault => info!("VRRP_Instance({}) Entering FAULT STATE", self.name),
             State::Init => info!("VRRP_Instance({}) Stopped (priority {priority})", self.name),
         }
-        // TODO: notify / notify_master / notify_backup / notify_fault scripts.
     }
 }
 
