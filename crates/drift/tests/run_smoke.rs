@@ -27,8 +27,12 @@ fn master_hands_the_vip_to_the_backup_on_sigterm_and_exits_cleanly() {
     skip_unless_root!();
     let lab = Lab::builder().hosts(2).client(true).build().unwrap();
     let vip = lab.addr_v4(110);
+    let rt = "global_defs {\n  vrrp_rt_priority 50\n}\n";
     let cfgs = [
-        write_config(&config(lab.host(0).ifname(), "MASTER", 100, vip)),
+        write_config(&format!(
+            "{rt}{}",
+            config(lab.host(0).ifname(), "MASTER", 100, vip)
+        )),
         write_config(&config(lab.host(1).ifname(), "BACKUP", 99, vip)),
     ];
     let bin = env!("CARGO_BIN_EXE_drift");
@@ -76,6 +80,7 @@ fn master_hands_the_vip_to_the_backup_on_sigterm_and_exits_cleanly() {
         elected.unwrap_or_default()
     );
     assert!(!lab.has_addr(0, ip), "host 0 kept the VIP:\n{log0}");
+    assert!(log0.contains("SCHED_RR priority 50"), "{log0}");
     assert!(exit.success(), "host 0 exited with {exit}:\n{log0}");
     assert!(
         log0.contains("VRRP_Instance(VI_1) Entering MASTER STATE"),

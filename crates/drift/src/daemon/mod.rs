@@ -8,6 +8,7 @@
 mod io;
 mod mapping;
 mod reload;
+mod sched;
 mod scripts;
 mod slot;
 mod tracking;

@@ -24,6 +24,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{error, info, warn};
 
 use super::reload;
+use super::sched;
 use super::scripts::{self, ScriptStatus, Scripts};
 use super::slot::{self, Ctx, Slot};
 use super::tracking;
@@ -33,6 +34,8 @@ pub fn spawn(path: PathBuf, config: Config) -> Result<std::thread::JoinHandle<Re
     std::thread::Builder::new()
         .name("vrrp".into())
         .spawn(move || {
+            let g = &config.global_defs;
+            sched::apply(g.vrrp_rt_priority, g.vrrp_priority);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -92,6 +95,14 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
     }
     if d.slots.is_empty() {
         warn!("no vrrp_instance configured; waiting for a signal");
+    }
+    if let Some(delay) = config.global_defs.vrrp_startup_delay {
+        info!("vrrp_startup_delay: starting instances in {delay:?}");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = term.recv() => { info!("SIGTERM during vrrp_startup_delay: stopping"); return Ok(()); }
+            _ = int.recv() => { info!("SIGINT during vrrp_startup_delay: stopping"); return Ok(()); }
+        }
     }
     for s in &mut d.slots {
         slot::step(&d.cx, s, Input::Startup, &mut d.out).await;
