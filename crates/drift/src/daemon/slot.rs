@@ -259,3 +259,70 @@ pub fn packet_input(vrid: u8, pkt: &Received) -> Option<Input> {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drift_net::raw::RxTime;
+    use drift_vrrp::wire::{Addrs, AuthType, Version};
+    use std::net::IpAddr;
+    use std::time::SystemTime;
+
+    fn received(payload: Vec<u8>) -> Received {
+        Received {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
+            ttl: 255,
+            payload,
+            time: RxTime {
+                kernel: None,
+                read_wall: SystemTime::now(),
+                read_instant: Instant::now(),
+            },
+        }
+    }
+
+    fn advert_bytes(vrid: u8) -> Vec<u8> {
+        let adv = Advert {
+            version: Version::V2,
+            vrid,
+            priority: 100,
+            adver_int_cs: 100,
+            auth_type: AuthType::None,
+            auth_data: [0; 8],
+            addrs: Addrs::V4(vec!["10.0.0.110".parse().unwrap()]),
+        };
+        let ph = PseudoHeader {
+            src: "10.0.0.1".parse::<IpAddr>().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
+        };
+        adv.to_bytes(&ph, ChecksumMode::PseudoHeader)
+    }
+
+    #[test]
+    fn an_advert_for_the_instance_vrid_becomes_an_advert_input() {
+        match packet_input(51, &received(advert_bytes(51))) {
+            Some(Input::Advert { src, ttl, advert }) => {
+                assert_eq!(src, "10.0.0.1".parse::<IpAddr>().unwrap());
+                assert_eq!((ttl, advert.vrid, advert.priority), (255, 51, 100));
+            }
+            other => panic!("expected an advert, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn packets_of_other_vrids_and_too_short_ones_are_not_this_instances_business() {
+        assert_eq!(packet_input(52, &received(advert_bytes(51))), None);
+        assert_eq!(packet_input(51, &received(vec![0x21])), None);
+    }
+
+    #[test]
+    fn a_corrupted_advert_is_counted_as_malformed() {
+        let mut bytes = advert_bytes(51);
+        bytes[6] ^= 0xff; // checksum
+        assert!(matches!(
+            packet_input(51, &received(bytes)),
+            Some(Input::Malformed(_))
+        ));
+    }
+}
