@@ -140,8 +140,10 @@ fn seed_article_configs_elect_the_master_host() {
         d1.logs()
     );
     // A clean stop hands over: the seed BACKUP takes the VIP.
-    assert!(d0.terminate(), "SIGTERM did not exit 0:\n{}", d0.logs());
+    // Timed from the signal, not from the exit.
+    let _ = d0.child.signal(drift_testkit::Signal::SIGTERM);
     let took = wait_holders(&lab, vip, &[1], Duration::from_secs(3));
+    assert!(d0.terminate(), "SIGTERM did not exit 0:\n{}", d0.logs());
     assert!(
         took.is_some(),
         "seed BACKUP never took over:\n{}",
