@@ -306,3 +306,51 @@ fn ipv6_adverts_with_a_bad_checksum_are_dropped_by_the_kernel_unless_checksum_of
     assert_eq!(p.payload, bad);
     assert_queue_empty(&checked);
 }
+
+#[test]
+fn vrid_filter_queues_only_the_own_virtual_router() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V4, Some(IpAddr::V4(h1.ipv4())));
+    let index = h2.ifindex().unwrap();
+    let cfg = VrrpSocketConfig::new(Family::V4, HOST_IF, index).with_vrid_filter(52);
+    let rx = h2.run_in(|| VrrpSocket::open(cfg)).unwrap();
+    let mut other = PAYLOAD;
+    other[1] = 51;
+    let mut own = PAYLOAD;
+    own[1] = 52;
+    tx.send_to(&other, IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+    tx.send_to(&own, IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        p.payload[1], 52,
+        "the VRID 51 advert must have been filtered out"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_queue_empty(&rx);
+}
+
+#[test]
+fn ipv6_vrid_filter_queues_only_the_own_virtual_router() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).build().unwrap();
+    let (h1, h2) = (lab.host(0), lab.host(1));
+    let tx = open(h1, Family::V6, h1.ipv6_link_local().map(IpAddr::V6));
+    let index = h2.ifindex().unwrap();
+    let cfg = VrrpSocketConfig::new(Family::V6, HOST_IF, index).with_vrid_filter(52);
+    let rx = h2.run_in(|| VrrpSocket::open(cfg)).unwrap();
+    let mut other = PAYLOAD;
+    other[1] = 51;
+    let mut own = PAYLOAD;
+    own[1] = 52;
+    tx.send_to(&other, IpAddr::V6(VRRP_GROUP_V6)).unwrap();
+    tx.send_to(&own, IpAddr::V6(VRRP_GROUP_V6)).unwrap();
+    let p = recv_within(&rx, Duration::from_secs(3));
+    assert_eq!(
+        p.payload[1], 52,
+        "the VRID 51 advert must have been filtered out"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    assert_queue_empty(&rx);
+}

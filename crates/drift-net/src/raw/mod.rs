@@ -88,6 +88,10 @@ pub struct VrrpSocketConfig {
     /// and drops bad ones on receive, as keepalived configures it (its adverts carry the right
     /// pseudo-header checksum whatever source address the kernel picks).
     pub kernel_checksum_v6: bool,
+    /// Queue only adverts of this virtual router id (an in-kernel BPF filter). Every raw socket
+    /// joined on an interface gets a copy of every VRRP packet there; with 100 instances each
+    /// socket would wake its reader 100 times per advert interval for packets it then discards.
+    pub vrid_filter: Option<u8>,
 }
 
 impl VrrpSocketConfig {
@@ -99,7 +103,14 @@ impl VrrpSocketConfig {
             src: None,
             join_multicast: true,
             kernel_checksum_v6: true,
+            vrid_filter: None,
         }
+    }
+
+    /// See [`VrrpSocketConfig::vrid_filter`].
+    pub fn with_vrid_filter(mut self, vrid: u8) -> Self {
+        self.vrid_filter = Some(vrid);
+        self
     }
 
     pub fn with_src(mut self, src: IpAddr) -> Self {

@@ -70,7 +70,43 @@ pub(super) fn open_rx(cfg: &VrrpSocketConfig) -> Result<Socket> {
             }
         }
     }
+    if let Some(vrid) = cfg.vrid_filter {
+        s.attach_filter(&vrid_filter(cfg.family, vrid))
+            .ctx("SO_ATTACH_FILTER (vrid)", name)?;
+    }
     Ok(s)
+}
+
+/// Classic BPF that accepts a packet only when its VRRP VRID byte equals `vrid`. IPv4 raw
+/// sockets see the IP header first (its length is in the low nibble of byte 0); IPv6 raw
+/// sockets see the VRRP header directly. A packet too short to hold the byte is dropped by the
+/// kernel (an out-of-bounds load returns 0), which is what a malformed advert deserves anyway.
+pub(crate) fn vrid_filter(family: Family, vrid: u8) -> Vec<libc::sock_filter> {
+    let op = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load_vrid = match family {
+        // X = 4 * (ip[0] & 0xf); A = ip[X + 1]
+        Family::V4 => vec![
+            op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH, 0, 0, 0),
+            op(libc::BPF_LD | libc::BPF_B | libc::BPF_IND, 0, 0, 1),
+        ],
+        // A = vrrp[1]
+        Family::V6 => vec![op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS, 0, 0, 1)],
+    };
+    let mut prog = load_vrid;
+    prog.push(op(
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        0,
+        1,
+        u32::from(vrid),
+    ));
+    prog.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0x0004_0000));
+    prog.push(op(libc::BPF_RET | libc::BPF_K, 0, 0, 0));
+    prog
 }
 
 /// The send socket: TTL/hop limit 255 for unicast and multicast, multicast out of our interface,

@@ -73,7 +73,9 @@ impl InstanceIo {
         };
         let cfg = mapping::instance_config(vi, primary)?;
         let family = if v6 { Family::V6 } else { Family::V4 };
-        let mut sc = VrrpSocketConfig::new(family, ifname.clone(), link.index).with_src(primary);
+        let mut sc = VrrpSocketConfig::new(family, ifname.clone(), link.index)
+            .with_src(primary)
+            .with_vrid_filter(vi.virtual_router_id);
         if !vi.unicast_peer.is_empty() {
             sc = sc.without_multicast();
         }
