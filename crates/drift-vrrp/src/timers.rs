@@ -37,6 +37,10 @@ impl Timers {
     pub(crate) fn stop_all(&mut self) {
         self.0 = [None; 4];
     }
+    /// When `k` fires next, if armed.
+    pub(crate) fn deadline(&self, k: TimerKind) -> Option<Instant> {
+        self.0[k as usize]
+    }
     /// Returns true (and disarms it) if `k` was due at `now`.
     pub(crate) fn take_due(&mut self, k: TimerKind, now: Instant) -> bool {
         match self.0[k as usize] {

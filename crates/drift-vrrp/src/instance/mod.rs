@@ -315,6 +315,7 @@ impl Instance {
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
         for kind in TimerKind::ALL {
+            let was_due_at = self.timers.deadline(kind);
             if !self.timers.take_due(kind, now) {
                 continue;
             }
@@ -322,7 +323,8 @@ impl Instance {
                 (TimerKind::MasterDown, State::Backup) => self.become_master(now, out),
                 (TimerKind::Advert, State::Master) => {
                     self.send_advert(self.effective_priority, out);
-                    self.timers.set(TimerKind::Advert, now + self.adver_int());
+                    let next = next_on_schedule(was_due_at, now, self.adver_int());
+                    self.timers.set(TimerKind::Advert, next);
                 }
                 (TimerKind::GarpDelay, State::Master) => {
                     out.push(Action::SendGratuitous {
@@ -464,3 +466,13 @@ impl Instance {
 
 #[cfg(test)]
 mod tests;
+
+/// Adverts keep a fixed schedule (deadline += interval), so a late wake-up does not stretch
+/// every later interval and the rate stays exactly 1/interval. After a stall longer than an
+/// interval the schedule restarts from `now` rather than sending a burst of catch-up adverts.
+fn next_on_schedule(due_at: Option<Instant>, now: Instant, interval: Duration) -> Instant {
+    match due_at {
+        Some(at) if at + interval > now => at + interval,
+        _ => now + interval,
+    }
+}

@@ -456,3 +456,25 @@ fn restart_after_shutdown_begins_again_as_backup_with_a_fresh_timer() {
     // nopreempt: no startup preempt_delay on top of the master-down interval.
     assert_eq!(h.deadline(), ms(200) + h.i.master_down_interval());
 }
+
+#[test]
+fn adverts_keep_a_fixed_schedule_when_the_wake_up_is_late() {
+    let t0 = Instant::now();
+    let iv = Duration::from_millis(10);
+    // Woke 3 ms late: the next advert is still due 10 ms after the previous *deadline*.
+    assert_eq!(
+        super::next_on_schedule(Some(t0), t0 + Duration::from_millis(3), iv),
+        t0 + iv
+    );
+    // On time: plain interval.
+    assert_eq!(super::next_on_schedule(Some(t0), t0, iv), t0 + iv);
+}
+
+#[test]
+fn a_stall_longer_than_an_interval_restarts_the_schedule_without_a_burst() {
+    let t0 = Instant::now();
+    let iv = Duration::from_millis(10);
+    let late = t0 + Duration::from_millis(35);
+    assert_eq!(super::next_on_schedule(Some(t0), late, iv), late + iv);
+    assert_eq!(super::next_on_schedule(None, late, iv), late + iv);
+}
