@@ -105,27 +105,14 @@ fn master_link_down_enters_fault_and_the_backup_takes_over_until_it_returns() {
     let lab = Lab::builder().hosts(2).build().unwrap();
     let vip = lab.addr_v4(110);
     let ip = IpAddr::V4(vip);
-    let cfgs = [
-        write_config(&config(lab.host(0).ifname(), "MASTER", 100, vip)),
-        write_config(&config(lab.host(1).ifname(), "BACKUP", 99, vip)),
-    ];
-    let bin = env!("CARGO_BIN_EXE_drift");
-    let daemons: Vec<_> = cfgs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let path = c.path().to_str().unwrap().to_string();
-            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
-                .unwrap()
-        })
-        .collect();
-    let logs = || {
-        format!(
-            "--- host 0\n{}\n--- host 1\n{}",
-            daemons[0].logs(),
-            daemons[1].logs()
-        )
-    };
+    let (_cfgs, daemons) = start(
+        &lab,
+        &[
+            config(lab.host(0).ifname(), "MASTER", 100, vip),
+            config(lab.host(1).ifname(), "BACKUP", 99, vip),
+        ],
+    );
+    let logs = || both_logs(&daemons);
     let on = |h: usize| lab.has_addr(h, ip);
     let poll = Duration::from_millis(20);
     assert!(
@@ -179,27 +166,8 @@ fn a_failing_track_script_lowers_the_master_and_the_backup_runs_notify_master() 
             marker.display()
         ),
     );
-    let cfgs = [
-        write_config(&format!("{script}{master}")),
-        write_config(&backup),
-    ];
-    let bin = env!("CARGO_BIN_EXE_drift");
-    let daemons: Vec<_> = cfgs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let path = c.path().to_str().unwrap().to_string();
-            lab.spawn(i, bin, &["run", "-f", &path, "-l", "debug"])
-                .unwrap()
-        })
-        .collect();
-    let logs = || {
-        format!(
-            "--- host 0\n{}\n--- host 1\n{}",
-            daemons[0].logs(),
-            daemons[1].logs()
-        )
-    };
+    let (_cfgs, daemons) = start(&lab, &[format!("{script}{master}"), backup]);
+    let logs = || both_logs(&daemons);
     let on = |h: usize| lab.has_addr(h, ip);
     let poll = Duration::from_millis(20);
     assert!(
