@@ -11,7 +11,9 @@ use anyhow::{anyhow, Context, Result};
 use drift_model::{Vip, VrrpInstance};
 use drift_net::garp::{FrameSender, NaSender};
 use drift_net::netlink::{AddrScope, AddressSpec, DelOutcome, Netlink};
-use drift_net::raw::{if_index, AsyncVrrpSocket, Family, VrrpSocket, VrrpSocketConfig};
+use drift_net::raw::{
+    if_index, AsyncVrrpSocket, Family, VrrpSocket, VrrpSocketConfig, VRRP_GROUP_V4, VRRP_GROUP_V6,
+};
 use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
 use drift_vrrp::{Action, Instance, State};
 use tracing::{debug, info, warn};
@@ -36,6 +38,8 @@ pub struct InstanceIo {
     /// Multicast group, or empty when unicast peers are configured.
     pub destinations: Vec<IpAddr>,
     pub vips: Vec<VipOnLink>,
+    /// Multicast adverts reach this instance through the interface's shared receiver.
+    pub shared_rx: bool,
     mac: Option<[u8; 6]>,
     arp: Option<FrameSender>,
     na: Option<NaSender>,
@@ -76,7 +80,13 @@ impl InstanceIo {
         let mut sc = VrrpSocketConfig::new(family, ifname.clone(), link.index)
             .with_src(primary)
             .with_vrid_filter(vi.virtual_router_id);
-        if !vi.unicast_peer.is_empty() {
+        // Multicast instances on the standard group are heard through one shared receiver per
+        // interface and family (see slot::ensure_shared_reader), so their own socket does not
+        // join: the kernel copies each advert only into sockets that joined the group.
+        let shared_rx = vi.unicast_peer.is_empty()
+            && (vi.mcast_dst_ip == IpAddr::V4(VRRP_GROUP_V4)
+                || vi.mcast_dst_ip == IpAddr::V6(VRRP_GROUP_V6));
+        if !vi.unicast_peer.is_empty() || shared_rx {
             sc = sc.without_multicast();
         }
         let sock = VrrpSocket::open(sc)
@@ -127,6 +137,7 @@ impl InstanceIo {
             socket,
             destinations,
             vips,
+            shared_rx,
             mac,
             arp,
             na,

@@ -78,6 +78,7 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
             nl,
             scripts,
             pkt_tx,
+            shared: Default::default(),
         },
         slots: Vec::new(),
         next_id: 0,
@@ -163,7 +164,24 @@ const MAX_PACKETS_PER_TURN: usize = 256;
 
 impl Daemon {
     async fn on_packet(&mut self, id: u64, pkt: &Received) {
-        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+        let target = if id >= slot::SHARED_BASE {
+            // A shared receiver: hand the advert to the instance with its VRID on that link.
+            let key = usize::try_from(id - slot::SHARED_BASE)
+                .ok()
+                .and_then(|n| self.cx.shared.borrow().get(n).copied());
+            match (key, pkt.payload.get(1).copied()) {
+                (Some((ifindex, v6)), Some(vrid)) => self.slots.iter_mut().find(|s| {
+                    s.io.shared_rx
+                        && s.io.ifindex == ifindex
+                        && s.io.primary.is_ipv6() == v6
+                        && s.io.vrid() == vrid
+                }),
+                _ => None,
+            }
+        } else {
+            self.slots.iter_mut().find(|s| s.id == id)
+        };
+        if let Some(s) = target {
             if let Some(input) = slot::packet_input(s.io.vrid(), pkt) {
                 slot::step(&self.cx, s, input, &mut self.out).await;
             }
