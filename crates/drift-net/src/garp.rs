@@ -2,8 +2,8 @@
 //! Advertisements over a raw ICMPv6 socket (IPv6), as keepalived does after becoming master
 //! (RFC 5798 §6.4.2: "broadcast a gratuitous ARP request ... / send an unsolicited ND NA").
 //!
-//! The two frame builders here are deliberately tiny stand-ins; drift-vrrp's `wire` module owns
-//! the canonical builders and these will be deduplicated against it.
+//! The frames themselves are built by drift-vrrp's `wire` module (pure, checked byte for byte
+//! against keepalived's captures); this module only puts them on the wire.
 
 use std::io;
 use std::mem::size_of;
@@ -16,40 +16,8 @@ use crate::error::IoContext;
 use crate::raw::setup::attach_drop_all_filter;
 use crate::Result;
 
-const ETH_P_ARP: u16 = 0x0806;
-const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 /// All-nodes multicast, the destination of unsolicited NAs (RFC 4861 §7.2.6).
-pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-
-/// Gratuitous ARP *request* for `ip` from `mac`, byte-for-byte the frame keepalived 2.2.7 sends
-/// (target hardware address all-ones, sender IP = target IP). A request, not a reply, because
-/// receivers update existing entries from either, and requests also refresh switches' tables.
-pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 42] {
-    let mut f = [0u8; 42];
-    f[0..6].copy_from_slice(&BROADCAST_MAC);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&ETH_P_ARP.to_be_bytes());
-    f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]); // Ethernet, IPv4, hlen 6, plen 4, request
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&ip.octets());
-    f[32..38].copy_from_slice(&BROADCAST_MAC);
-    f[38..42].copy_from_slice(&ip.octets());
-    f
-}
-
-/// ICMPv6 Neighbour Advertisement body for `target` at `mac`: Override set, Solicited clear (it
-/// is unsolicited), Router as given, with a Target Link-Layer Address option. The checksum is left
-/// zero: the kernel fills it for raw ICMPv6 sockets.
-pub fn unsolicited_na(target: Ipv6Addr, mac: [u8; 6], router: bool) -> [u8; 32] {
-    let mut p = [0u8; 32];
-    p[0] = 136; // Neighbor Advertisement
-    p[4] = 0x20 | if router { 0x80 } else { 0 }; // O (and R)
-    p[8..24].copy_from_slice(&target.octets());
-    p[24] = 2; // Target Link-Layer Address option
-    p[25] = 1; // length in units of 8 bytes
-    p[26..32].copy_from_slice(&mac);
-    p
-}
+pub use drift_vrrp::wire::ALL_NODES;
 
 /// Sends whole Ethernet frames out of one interface. Protocol 0, so it never receives anything.
 #[derive(Debug)]
@@ -107,7 +75,7 @@ impl FrameSender {
 
     /// Broadcast a gratuitous ARP for `ip` at `mac`.
     pub fn send_garp(&self, mac: [u8; 6], ip: Ipv4Addr) -> io::Result<usize> {
-        self.send_frame(&garp_frame(mac, ip))
+        self.send_frame(&drift_vrrp::wire::gratuitous_arp(mac, ip))
     }
 }
 
@@ -159,36 +127,10 @@ impl NaSender {
         mac: [u8; 6],
         router: bool,
     ) -> io::Result<usize> {
-        self.send(&unsolicited_na(target, mac, router), ALL_NODES)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn garp_frame_matches_keepalived_capture_bytes() {
-        // /work/shared/captures/keepalived-v2-takeover.pcap: 10.203.0.12 announcing VIP .110.
-        let expected: [u8; 42] = [
-            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c, 0x08, 0x06,
-            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c,
-            0x0a, 0xcb, 0x00, 0x6e, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0a, 0xcb, 0x00, 0x6e,
-        ];
-        let frame = garp_frame(
-            [0x02, 0x00, 0x0a, 0xcb, 0x00, 0x0c],
-            Ipv4Addr::new(10, 203, 0, 110),
-        );
-        assert_eq!(frame, expected);
-    }
-
-    #[test]
-    fn unsolicited_na_sets_override_not_solicited_and_carries_tlla() {
-        let target: Ipv6Addr = "fd00::110".parse().unwrap();
-        let na = unsolicited_na(target, [2, 0, 0, 0, 0, 1], false);
-        assert_eq!((na[0], na[1], na[4]), (136, 0, 0x20));
-        assert_eq!(&na[8..24], &target.octets());
-        assert_eq!(&na[24..32], &[2, 1, 2, 0, 0, 0, 0, 1]);
-        assert_eq!(unsolicited_na(target, [0; 6], true)[4], 0xa0);
+        // The kernel computes the ICMPv6 checksum on raw ICMPv6 sockets (replacing whatever the
+        // builder stored), so the source it will pick need not be known here.
+        let na =
+            drift_vrrp::wire::unsolicited_na(mac, target, Ipv6Addr::UNSPECIFIED, ALL_NODES, router);
+        self.send(&na, ALL_NODES)
     }
 }
