@@ -11,6 +11,10 @@ impl Netns {
     /// pid files are global paths under /run, which parallel tests in other namespaces would
     /// fight over. `extra_args` are appended (e.g. `["--vrrp"]`).
     ///
+    /// `TMPDIR` is the private dir too: keepalived 2.2.7 writes its SIGUSR1/SIGUSR2 dumps to
+    /// `$TMPDIR/keepalived.{data,stats}` (default /tmp, whatever `instance` says), so parallel
+    /// tests would overwrite each other's; read them with [`ChildGuard::dir`].
+    ///
     /// Call [`crate::require_tool`]`("keepalived")` first.
     pub fn spawn_keepalived(&self, config: &str, extra_args: &[&str]) -> io::Result<ChildGuard> {
         let dir = new_dir()?;
@@ -23,7 +27,11 @@ impl Netns {
             path("bfd.pid"),
         );
         std::fs::write(&conf, config)?;
+        let tmpdir = format!("TMPDIR={}", dir.path().display());
+        // `env` execs keepalived, so the guard's pid is keepalived's own.
         let mut args: Vec<&str> = vec![
+            &tmpdir,
+            "keepalived",
             "--dont-fork",
             "--log-console",
             "--log-detail",
@@ -40,6 +48,6 @@ impl Netns {
             &bfd_pid,
         ];
         args.extend_from_slice(extra_args);
-        ChildGuard::spawn_in(self.name(), "keepalived", &args, dir)
+        ChildGuard::spawn_in(self.name(), "env", &args, dir)
     }
 }

@@ -5,6 +5,7 @@
 //! when instances in MASTER send a priority-0 advert and every VIP is removed (keepalived's
 //! shutdown behaviour).
 
+mod drops;
 mod io;
 mod mapping;
 mod reload;

@@ -178,7 +178,22 @@ fn spawn_reader(
 /// Feed one input and carry out the resulting actions.
 pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
     out.clear();
+    let before = s.inst.stats().drops;
+    let (src, shutdown) = match &input {
+        Input::Advert { src, .. } => (Some(*src), false),
+        i => (None, *i == Input::Shutdown),
+    };
     s.inst.handle(Instant::now(), input, out);
+    let grown = super::drops::grown(&before, &s.inst.stats().drops);
+    if !grown.is_empty() {
+        debug!(
+            "VRRP_Instance({}) dropped a packet from {src:?}: {grown:?}",
+            s.io.name
+        );
+    }
+    if shutdown {
+        info!("VRRP_Instance({}) stats: {:?}", s.io.name, s.inst.stats());
+    }
     s.io.apply(&cx.nl, out).await;
     for a in out.iter() {
         if let Action::Notify { state, priority } = a {

@@ -154,6 +154,15 @@ impl Daemon {
         Daemon::start_as(Path::new("keepalived"), lab, host, config, true)
     }
 
+    /// Start drift even under `DRIFT_E2E_PEER=keepalived` (for mixed pairs).
+    pub fn start_as_drift(bin: &Path, lab: &Lab, host: usize, config: &str) -> Daemon {
+        Daemon::start_as(bin, lab, host, config, false)
+    }
+
+    pub fn is_keepalived(&self) -> bool {
+        self.keepalived
+    }
+
     fn start_as(bin: &Path, lab: &Lab, host: usize, config: &str, keepalived: bool) -> Daemon {
         let n = CONF_COUNTER.fetch_add(1, Ordering::Relaxed);
         let conf = std::env::temp_dir().join(format!(
@@ -248,6 +257,23 @@ impl Daemon {
             .unwrap_or(false)
     }
 
+    /// keepalived only: ask for its statistics (SIGUSR2) and return the dump once written
+    /// (`$TMPDIR/keepalived.stats`, TMPDIR being the guard's private dir), or None.
+    pub fn keepalived_stats(&self) -> Option<String> {
+        let path = self.child.dir().join("keepalived.stats");
+        let _ = std::fs::remove_file(&path);
+        self.child.signal(drift_testkit::Signal::SIGUSR2).ok()?;
+        let mut last = String::new();
+        drift_testkit::wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            // Complete once the file stops growing between two reads.
+            let now = std::fs::read_to_string(&path).unwrap_or_default();
+            let done = !now.is_empty() && now == last;
+            last = now;
+            done
+        })?;
+        Some(last)
+    }
+
     /// Whether the process is still running (false if it exited, e.g. on a config error).
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -260,27 +286,36 @@ impl Drop for Daemon {
     }
 }
 
-/// Indices of the hosts whose interfaces hold `vip`.
-pub fn holders(lab: &Lab, vip: Ipv4Addr) -> Vec<usize> {
+/// Indices of the hosts whose interfaces hold `vip` (IPv4 or IPv6).
+pub fn holders(lab: &Lab, vip: impl Into<IpAddr>) -> Vec<usize> {
+    let vip = vip.into();
     (0..lab.hosts().len())
-        .filter(|&i| lab.has_addr(i, IpAddr::V4(vip)))
+        .filter(|&i| lab.has_addr(i, vip))
         .collect()
 }
 
 /// Wait until exactly the hosts `want` hold `vip`; returns how long that took.
 pub fn wait_holders(
     lab: &Lab,
-    vip: Ipv4Addr,
+    vip: impl Into<IpAddr>,
     want: &[usize],
     timeout: Duration,
 ) -> Option<Duration> {
+    let vip = vip.into();
     drift_testkit::wait_until(timeout, Duration::from_millis(5), || {
         holders(lab, vip) == want
     })
 }
 
 /// Assert the VIP holder set stays `want` for `period` (sampled every 50 ms).
-pub fn assert_stable(lab: &Lab, vip: Ipv4Addr, want: &[usize], period: Duration, what: &str) {
+pub fn assert_stable(
+    lab: &Lab,
+    vip: impl Into<IpAddr>,
+    want: &[usize],
+    period: Duration,
+    what: &str,
+) {
+    let vip = vip.into();
     let end = Instant::now() + period;
     while Instant::now() < end {
         let now = holders(lab, vip);
@@ -291,11 +326,13 @@ pub fn assert_stable(lab: &Lab, vip: Ipv4Addr, want: &[usize], period: Duration,
 
 /// Remove a VIP a crashed daemon left behind (a SIGKILLed daemon cannot clean up; on a real
 /// failed machine the address would be gone with it).
-pub fn drop_stale_vip(lab: &Lab, host: usize, vip: Ipv4Addr) {
+pub fn drop_stale_vip(lab: &Lab, host: usize, vip: impl Into<IpAddr>) {
+    let vip = vip.into();
+    let len = if vip.is_ipv4() { 32 } else { 128 };
     let _ = lab.host(host).ip(&[
         "addr",
         "del",
-        &format!("{vip}/32"),
+        &format!("{vip}/{len}"),
         "dev",
         drift_testkit::HOST_IF,
     ]);
@@ -382,4 +419,30 @@ pub fn figure(what: &str, took: Duration, bound: Duration) {
         took.as_secs_f64(),
         bound.as_secs_f64()
     );
+}
+
+/// The non-zero error counters of a keepalived stats dump (`Packet Errors`, `Authentication
+/// Errors`), as `"Section/Counter: N"`, and the total of `Advertisements: Received`.
+pub fn keepalived_stat_errors(stats: &str) -> (Vec<String>, u64) {
+    let mut errors = Vec::new();
+    let (mut section, mut received, mut in_adverts) = (String::new(), 0u64, false);
+    for line in stats.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_suffix(':') {
+            section = name.to_string();
+            in_adverts = name == "Advertisements";
+            continue;
+        }
+        let Some((key, value)) = t.split_once(':') else {
+            continue;
+        };
+        let value: u64 = value.trim().parse().unwrap_or(0);
+        if in_adverts && key == "Received" {
+            received += value;
+        }
+        if section.ends_with("Errors") && value > 0 {
+            errors.push(format!("{section}/{key}: {value}"));
+        }
+    }
+    (errors, received)
 }
