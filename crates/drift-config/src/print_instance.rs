@@ -88,6 +88,21 @@ pub(crate) fn instance(o: &mut PrintOut<'_>, i: &VrrpInstance) {
         &i.track_file,
         &i.track_process,
     );
+    if !i.track_upstream.is_empty() {
+        o.open(&["track_upstream"]);
+        for t in &i.track_upstream {
+            let w = t.weight.map(|w| w.to_string());
+            let mut words = vec![t.name.as_str()];
+            if let Some(w) = &w {
+                words.extend(["weight", w.as_str()]);
+            }
+            if t.reverse {
+                words.push("reverse");
+            }
+            o.line(&words);
+        }
+        o.close();
+    }
     o.notify(&i.notify);
     o.flag("smtp_alert", i.smtp_alert);
     let g = &i.garp;

@@ -43,6 +43,10 @@ pub struct VrrpInstance {
     pub track_interface: Vec<TrackInterface>,
     pub track_file: Vec<TrackRef>,
     pub track_process: Vec<TrackRef>,
+    /// drift extension: `track_upstream { NAME [weight N [reverse]] }` (or one line,
+    /// `track_upstream NAME [weight N]`): "the proxy's upstream group NAME has a usable server"
+    /// as a tracker, with track_script's weight rules (no weight or 0: none usable => FAULT).
+    pub track_upstream: Vec<TrackRef>,
     pub notify: Notify,
     pub smtp_alert: bool,
     pub garp: Garp,
@@ -238,6 +242,7 @@ impl VrrpInstance {
             track_interface: Vec::new(),
             track_file: Vec::new(),
             track_process: Vec::new(),
+            track_upstream: Vec::new(),
             notify: Notify::default(),
             smtp_alert: false,
             garp: Garp::default(),

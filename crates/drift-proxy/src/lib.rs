@@ -3,8 +3,9 @@
 //! Reads the nginx config subset users already have ([`check_file`]), balances exactly as nginx
 //! does (smooth weighted round robin, least_conn, ip_hash, ketama consistent hash, random two),
 //! with passive (max_fails/fail_timeout) and active (`health_check`) health. [`Proxy::start`]
-//! runs on the caller's multi-thread runtime; [`run_blocking`] builds its own, so the proxy's
-//! load never shares threads with VRRP timing.
+//! runs on the caller's multi-thread runtime; [`spawn_workers`] (and [`run_blocking`], which
+//! adds signal handling) builds its own threads, so the proxy's load never shares threads with
+//! VRRP timing.
 
 pub mod balance;
 pub mod config;
@@ -15,10 +16,12 @@ pub mod metrics;
 mod shared;
 pub mod stream;
 pub mod upstream;
+mod workers;
 
 pub use config::{check_file, check_str, render_all, Diagnostic, ProxyConfig};
 pub use metrics::MetricsSnapshot;
 pub use upstream::UpstreamHealthEvent;
+pub use workers::{run_blocking, spawn_workers, Workers};
 
 use shared::Shared;
 use std::net::SocketAddr;
@@ -131,73 +134,4 @@ impl Drop for ProxyHandle {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Runs the proxy on its own threads until SIGINT or SIGTERM.
-///
-/// With `threads > 1` it works like nginx workers: each thread runs a single-threaded runtime
-/// with its own `SO_REUSEPORT` listeners and upstream connection pools, so a request and its
-/// upstream connection never hop between cores; balancer state, passive/active health and
-/// metrics stay shared across threads. On a 2-core box this doubled throughput compared with one
-/// work-stealing runtime, whose cross-thread wakeups cost more than they balance.
-pub fn run_blocking(cfg: ProxyConfig, threads: usize) -> Result<()> {
-    let shared = Arc::new(Shared::new(cfg));
-    let threads = threads.max(1);
-    let first = shared.bind(threads > 1, None)?;
-    let resolved: Vec<SocketAddr> = first
-        .iter()
-        .zip(shared.listen_addrs())
-        .map(|(l, a)| l.local_addr().unwrap_or(a))
-        .collect();
-    let mut sets = vec![first];
-    for _ in 1..threads {
-        sets.push(shared.bind(true, Some(&resolved))?);
-    }
-    let (stop, stop_rx) = watch::channel(false);
-    let mut workers = Vec::new();
-    for (i, ls) in sets.into_iter().enumerate() {
-        let (shared, stop_rx) = (Arc::clone(&shared), stop_rx.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(ProxyError::Runtime)?;
-        let t = std::thread::Builder::new()
-            .name(format!("drift-proxy-{i}"))
-            .spawn(move || {
-                rt.block_on(async move {
-                    let mut stop_rx = stop_rx;
-                    let tasks = match shared.spawn_listeners(ls, &stop_rx) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            tracing::error!(error = %e, "proxy worker failed to start");
-                            return;
-                        }
-                    };
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                    tasks.iter().for_each(JoinHandle::abort);
-                })
-            })
-            .map_err(ProxyError::Runtime)?;
-        workers.push(t);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ProxyError::Runtime)?;
-    let res = rt.block_on(async {
-        let background = shared.spawn_background();
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        background.iter().for_each(JoinHandle::abort);
-        Ok(())
-    });
-    let _ = stop.send(true);
-    for w in workers {
-        let _ = w.join();
-    }
-    res
 }

@@ -68,6 +68,35 @@ pub fn check_nginx(path: &Path) -> ExitCode {
     }
 }
 
+/// `drift check -f keepalived.conf --proxy nginx.conf`: both files, then the links between them
+/// (every `track_upstream` must name an upstream group of the nginx file).
+pub fn check_with_proxy(file: &Path, proxy: &Path, dump: Option<DumpFormat>) -> i32 {
+    let code = drift_config::check_command(file, dump);
+    let cfg = match drift_proxy::check_file(proxy) {
+        Ok(cfg) => cfg,
+        Err(diags) => {
+            eprint!("{}", drift_proxy::render_all(&diags));
+            return 3;
+        }
+    };
+    eprintln!("{}: configuration is valid", proxy.display());
+    let Some(model) = drift_config::check_file(file).model else {
+        return worst_code(code, 3);
+    };
+    let unknown = crate::daemon::proxy::unknown_names(&model, &cfg.upstream_names());
+    if unknown.is_empty() {
+        return code;
+    }
+    for n in unknown {
+        eprintln!(
+            "{}: track_upstream `{n}` is not an upstream group of {}",
+            file.display(),
+            proxy.display()
+        );
+    }
+    3
+}
+
 /// `drift proxy -c FILE`: refuses to start on a config that does not check.
 pub fn run_proxy(path: &Path, workers: usize) -> ExitCode {
     let cfg = match drift_proxy::check_file(path) {

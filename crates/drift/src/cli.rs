@@ -37,6 +37,10 @@ enum Command {
         /// Check an nginx configuration (the load balancer's subset) instead of keepalived.conf.
         #[arg(long, value_name = "NGINX_CONF", conflicts_with_all = ["file", "examples"])]
         nginx: Option<PathBuf>,
+        /// Also check the nginx configuration `drift run --proxy` would use, and that every
+        /// track_upstream names one of its upstream groups.
+        #[arg(long, value_name = "NGINX_CONF", conflicts_with_all = ["examples", "nginx"])]
+        proxy: Option<PathBuf>,
     },
     /// Run the load balancer alone on an nginx configuration.
     Proxy {
@@ -59,6 +63,12 @@ enum Command {
         /// Log level: error, warn, info, debug, trace.
         #[arg(short = 'l', long = "log-level", default_value = "info")]
         log_level: String,
+        /// Also run the load balancer on this nginx configuration, in this process.
+        #[arg(long, value_name = "NGINX_CONF")]
+        proxy: Option<PathBuf>,
+        /// Proxy worker threads with --proxy; 0 = one per CPU.
+        #[arg(long, default_value_t = 0)]
+        proxy_workers: usize,
     },
 }
 
@@ -76,6 +86,7 @@ pub fn run() -> ExitCode {
             dump,
             examples,
             nginx,
+            proxy,
         } => {
             if let Some(conf) = nginx {
                 return crate::check::check_nginx(&conf);
@@ -86,16 +97,25 @@ pub fn run() -> ExitCode {
             });
             let code = if examples {
                 crate::check::check_examples(dump)
+            } else if let Some(proxy) = proxy {
+                crate::check::check_with_proxy(&file, &proxy, dump)
             } else {
                 drift_config::check_command(&file, dump)
             };
             ExitCode::from(u8::try_from(code).unwrap_or(3))
         }
         Command::Proxy { conf, workers } => crate::check::run_proxy(&conf, workers),
-        Command::Run { file, log_level } => {
+        Command::Run {
+            file,
+            log_level,
+            proxy,
+            proxy_workers,
+        } => {
             match crate::daemon::run(crate::daemon::RunOptions {
                 config: file,
                 log_level,
+                proxy,
+                proxy_workers,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -158,6 +158,7 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
                 i.track_process
                     .extend(parts::track_refs(n, cx, RefKind::TrackProcess))
             }
+            "track_upstream" => i.track_upstream.extend(parts::track_upstreams(n, cx)),
             k if k.starts_with("notify") => notify(n, cx, &mut i.notify),
             "smtp_alert" => i.smtp_alert = cx.flag(n),
             "garp_master_delay" => i.garp.master_delay = cx.secs(n).unwrap_or(i.garp.master_delay),

@@ -257,6 +257,35 @@ pub fn track_refs(node: &Node, cx: &mut Cx, kind: RefKind) -> Vec<TrackRef> {
     out
 }
 
+/// drift's `track_upstream`: a block like the other track_* (`{ NAME [weight N [reverse]] }`) or
+/// one inline reference (`track_upstream NAME [weight N]`). The names are upstream groups of the
+/// proxy's nginx config, which only `drift run --proxy` / `drift check --proxy` can resolve.
+pub fn track_upstreams(node: &Node, cx: &mut Cx) -> Vec<TrackRef> {
+    let inline;
+    let lines: &[Node] = match (&node.block, node.args.split_first()) {
+        (None, Some((name, rest))) => {
+            inline = [Node {
+                key: name.clone(),
+                args: rest.to_vec(),
+                block: None,
+            }];
+            &inline
+        }
+        _ => cx.block(node),
+    };
+    lines
+        .iter()
+        .map(|line| {
+            let (weight, reverse) = name_weight(line, cx);
+            TrackRef {
+                name: line.key.text.clone(),
+                weight,
+                reverse,
+            }
+        })
+        .collect()
+}
+
 pub fn track_interfaces(node: &Node, cx: &mut Cx) -> Vec<TrackInterface> {
     let mut out = Vec::new();
     for line in cx.block(node) {

@@ -195,6 +195,7 @@ pub const INSTANCE: &[&str] = &[
     "track_interface",
     "track_file",
     "track_process",
+    "track_upstream",
     "notify_master",
     "notify_backup",
     "notify_fault",

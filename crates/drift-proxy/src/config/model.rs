@@ -12,6 +12,15 @@ pub struct ProxyConfig {
     pub worker_connections: usize,
 }
 
+impl ProxyConfig {
+    /// Every upstream group's name (http, then stream): what a VRRP `track_upstream` may name.
+    pub fn upstream_names(&self) -> Vec<&str> {
+        let http = self.http.iter().flat_map(|h| &h.upstreams);
+        let stream = self.stream.iter().flat_map(|s| &s.upstreams);
+        http.chain(stream).map(|u| u.name.as_str()).collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub upstreams: Vec<UpstreamConfig>,

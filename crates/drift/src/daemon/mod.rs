@@ -8,6 +8,7 @@
 mod drops;
 mod io;
 mod mapping;
+pub mod proxy;
 mod reload;
 mod sched;
 mod scripts;
@@ -27,6 +28,10 @@ use tracing_subscriber::EnvFilter;
 pub struct RunOptions {
     pub config: PathBuf,
     pub log_level: String,
+    /// `--proxy nginx.conf`: run the load balancer in this process too.
+    pub proxy: Option<PathBuf>,
+    /// Proxy worker threads (0: one per CPU).
+    pub proxy_workers: usize,
 }
 
 pub fn run(opts: RunOptions) -> Result<()> {
@@ -41,11 +46,26 @@ pub fn run(opts: RunOptions) -> Result<()> {
         opts.config.display(),
         loaded.model.instances.len()
     );
-    let handle = vrrp_thread::spawn(opts.config.clone(), loaded.model)?;
-    match handle.join() {
+    // The proxy first: its listeners exist (IP_FREEBIND) before any VIP can arrive.
+    let mut running = None;
+    match &opts.proxy {
+        Some(p) => running = Some(proxy::start(p, opts.proxy_workers, &loaded.model)?),
+        None => proxy::require_no_tracking(&loaded.model)?,
+    }
+    let feed = running
+        .as_mut()
+        .map(|r| std::mem::take(&mut r.feed))
+        .unwrap_or_default();
+    let handle = vrrp_thread::spawn(opts.config.clone(), loaded.model, feed)?;
+    let res = match handle.join() {
         Ok(r) => r,
         Err(_) => Err(anyhow!("the VRRP thread panicked")),
+    };
+    // After the VRRP thread has given the VIPs up.
+    if let Some(r) = running {
+        r.workers.stop();
     }
+    res
 }
 
 /// `-l`: a level (error, warn, info, debug, trace, off; any case) or a full EnvFilter

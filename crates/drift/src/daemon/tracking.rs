@@ -44,9 +44,26 @@ fn interface_refs(refs: &[TrackInterface]) -> Vec<Tracked> {
 }
 
 /// The scripts an instance tracks. The reference's `weight` overrides the script's (with its own
-/// `reverse`); unknown names are skipped (the config checker reports them).
+/// `reverse`); unknown names are skipped (the config checker reports them). drift's
+/// `track_upstream` references come last: they follow the script path (see daemon/proxy.rs).
 pub fn tracked_scripts(vi: &VrrpInstance, scripts: &[VrrpScript]) -> Vec<Tracked> {
-    script_refs(&vi.track_script, scripts)
+    let mut v = script_refs(&vi.track_script, scripts);
+    v.extend(upstream_refs(vi));
+    v
+}
+
+/// `track_upstream NAME [weight N [reverse]]`: no weight is weight 0 (no usable server =>
+/// FAULT); otherwise track_script's rules. Usable until the proxy says otherwise.
+fn upstream_refs(vi: &VrrpInstance) -> Vec<Tracked> {
+    vi.track_upstream
+        .iter()
+        .map(|r| Tracked {
+            name: super::proxy::tracker_name(&r.name),
+            weight: r.weight.unwrap_or(0),
+            reverse: r.reverse,
+            up: true,
+        })
+        .collect()
 }
 
 fn script_refs(refs: &[TrackScriptRef], scripts: &[VrrpScript]) -> Vec<Tracked> {
@@ -184,6 +201,29 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].weight, t[0].up), (-30, false));
         assert_eq!(evaluate(100, &t), (false, 70));
+    }
+
+    #[test]
+    fn an_upstream_without_a_weight_faults_and_one_with_a_weight_lowers_the_priority() {
+        let mut vi = VrrpInstance::new("VI_1", 1);
+        vi.track_upstream = vec![
+            drift_model::TrackRef {
+                name: "web".into(),
+                weight: None,
+                reverse: false,
+            },
+            drift_model::TrackRef {
+                name: "api".into(),
+                weight: Some(-20),
+                reverse: false,
+            },
+        ];
+        let mut t = tracked_scripts(&vi, &[]);
+        assert_eq!(evaluate(100, &t), (false, 100));
+        t[1].up = false;
+        assert_eq!(evaluate(100, &t), (false, 80));
+        t[0].up = false;
+        assert!(evaluate(100, &t).0);
     }
 
     #[test]

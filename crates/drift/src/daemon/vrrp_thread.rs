@@ -23,6 +23,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{error, info, warn};
 
+use super::proxy::UpstreamFeed;
 use super::reload;
 use super::sched;
 use super::scripts::{self, ScriptStatus, Scripts};
@@ -30,7 +31,11 @@ use super::slot::{self, Ctx, Slot};
 use super::tracking;
 
 /// Run the VRRP thread until SIGTERM/SIGINT.
-pub fn spawn(path: PathBuf, config: Config) -> Result<std::thread::JoinHandle<Result<()>>> {
+pub fn spawn(
+    path: PathBuf,
+    config: Config,
+    upstreams: UpstreamFeed,
+) -> Result<std::thread::JoinHandle<Result<()>>> {
     std::thread::Builder::new()
         .name("vrrp".into())
         .spawn(move || {
@@ -40,7 +45,7 @@ pub fn spawn(path: PathBuf, config: Config) -> Result<std::thread::JoinHandle<Re
                 .enable_all()
                 .build()
                 .context("build the VRRP thread's tokio runtime")?;
-            rt.block_on(run(path, config))
+            rt.block_on(run(path, config, upstreams))
         })
         .context("spawn the VRRP thread")
 }
@@ -61,7 +66,7 @@ fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup
         .find(|g| g.group.iter().any(|m| m == instance))
 }
 
-async fn run(path: PathBuf, config: Config) -> Result<()> {
+async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<()> {
     // Signal handlers first, so a SIGTERM during setup is not fatal-by-default.
     let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
@@ -94,6 +99,8 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
         d.next_id += 1;
         d.slots.push(s);
     }
+    let mut upstream_rx = upstreams.start();
+    upstreams.apply_current(&mut d.slots);
     if d.slots.is_empty() {
         warn!("no vrrp_instance configured; waiting for a signal");
     }
@@ -140,11 +147,17 @@ async fn run(path: PathBuf, config: Config) -> Result<()> {
                 slot::on_script(&mut d.slots, st);
                 d.reconcile().await;
             }
+            Some(st) = upstream_rx.recv() => {
+                slot::on_script(&mut d.slots, st);
+                d.reconcile().await;
+            }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading {}", path.display());
                 d.reload(&path).await;
+                upstreams.apply_current(&mut d.slots);
+                d.reconcile().await;
             }
             // Expired timers are handled at the top of the loop.
             _ = tokio::time::sleep_until(sleep_to) => {}
