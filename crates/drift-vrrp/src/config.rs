@@ -85,8 +85,21 @@ pub struct InstanceConfig {
     pub initial_state: InitialState,
     pub nopreempt: bool,
     /// Extra delay before preempting a lower-priority master, at startup or after first seeing
-    /// one (keepalived semantics: ~`preempt_delay` + master-down interval in total).
+    /// one (keepalived semantics: ~`preempt_delay` + master-down interval in total). With
+    /// `preempt_immediate` it means something else: see [`InstanceConfig::preempt_immediate`].
     pub preempt_delay: Duration,
+    /// drift extension `preempt_immediate` (off by default, so keepalived configs behave exactly
+    /// as in keepalived). A preempting backup that hears an advert with a priority lower than
+    /// its own takes over after Skew_Time, as if the master had sent priority 0, instead of
+    /// ignoring it and waiting out the master-down interval (RFC 5798 §6.4.2). Skew_Time still
+    /// orders several backups: the highest claims first and the others hear it in time.
+    ///
+    /// Against flapping, `preempt_delay` becomes a hold-down: no immediate preemption within
+    /// `preempt_delay` of startup, nor within `max(preempt_delay, master-down interval)` of
+    /// leaving MASTER (to BACKUP or FAULT). So the first failover when the master's service
+    /// dies is immediate, and the VIP never comes back to a node sooner than plain VRRP would
+    /// bring it back, nor sooner than `preempt_delay`. No effect with `nopreempt`.
+    pub preempt_immediate: bool,
     /// Master-down interval in advert intervals (RFC: 3), plus skew.
     pub down_timer_adverts: u32,
     /// Second batch of gratuitous ARP/NA after becoming master (0 = none).
@@ -137,6 +150,7 @@ impl InstanceConfig {
             initial_state: InitialState::Backup,
             nopreempt: false,
             preempt_delay: Duration::ZERO,
+            preempt_immediate: false,
             down_timer_adverts: 3,
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,

@@ -15,6 +15,8 @@ pub struct Stats {
     /// Lower-priority adverts a preempting backup ignored (not an error: it lets the
     /// master-down timer run out so that we take over).
     pub lower_prio_ignored: u64,
+    /// Lower-priority adverts that armed an immediate takeover (`preempt_immediate`).
+    pub lower_prio_preempt: u64,
     pub drops: Drops,
 }
 

@@ -52,6 +52,7 @@ fn config(version: Version, prio: u8, flags: u8) -> InstanceConfig {
     };
     c.lower_prio_no_advert = flags & 4 != 0;
     c.higher_prio_send_advert = flags & 8 != 0;
+    c.preempt_immediate = flags & 32 != 0;
     c.garp_master_refresh = if flags & 16 != 0 {
         Duration::from_secs(3)
     } else {

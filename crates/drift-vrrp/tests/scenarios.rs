@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! {"version":2,"interval_ms":1000,"latency_us":300,"seed":1,
-//!  "nodes":[{"name":"a","addr":"10.0.0.1","prio":100,"auth":"1111","nopreempt":false,"preempt_delay_ms":0}]}
+//!  "nodes":[{"name":"a","addr":"10.0.0.1","prio":100,"auth":"1111","nopreempt":false,"preempt_delay_ms":0,
+//!  "preempt_immediate":false}]}
 //! {"at_ms":0,"do":"start","node":"a"}      do: start | crash | shutdown | fault | recover |
 //!                                              priority (+"value") | partition (+"groups") | heal | end
 //! ```
@@ -61,6 +62,10 @@ fn run(dir: &Path) -> String {
             c.auth = Auth::pass(p);
         }
         c.nopreempt = n.get("nopreempt").and_then(Value::as_bool).unwrap_or(false);
+        c.preempt_immediate = n
+            .get("preempt_immediate")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         c.preempt_delay = Duration::from_millis(
             n.get("preempt_delay_ms")
                 .and_then(Value::as_u64)

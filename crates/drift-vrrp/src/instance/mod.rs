@@ -92,6 +92,8 @@ pub struct Instance {
     master_priority: u8,
     /// keepalived `preempt_time`: until then, lower-priority masters are still accepted.
     preempt_time: Option<Instant>,
+    /// `preempt_immediate` hold-down (see fast.rs): no immediate preemption before this.
+    preempt_hold_until: Option<Instant>,
     garp_delay_count: u32,
     timers: Timers,
     stats: Stats,
@@ -117,6 +119,7 @@ impl Instance {
             master_addr: None,
             master_priority: 0,
             preempt_time: None,
+            preempt_hold_until: None,
             garp_delay_count: 0,
             timers: Timers::default(),
             stats: Stats::default(),
@@ -175,7 +178,7 @@ impl Instance {
             Input::Advert { src, ttl, advert } => self.on_advert(now, src, ttl, advert, out),
             Input::Malformed(e) => self.stats.count_wire_error(&e),
             Input::Timer => self.on_timer(now, out),
-            Input::PriorityChange { effective } => self.on_priority(effective),
+            Input::PriorityChange { effective } => self.on_priority(now, effective, out),
             Input::Fault(f) => self.on_fault(now, f, out),
             Input::Shutdown => self.on_shutdown(out),
         }
@@ -193,6 +196,7 @@ impl Instance {
         if self.preempting() && !self.cfg.preempt_delay.is_zero() {
             self.preempt_time = Some(now + self.cfg.preempt_delay);
         }
+        self.hold_preemption_from_startup(now);
         let extra = self
             .preempt_time
             .map_or(Duration::ZERO, |_| self.cfg.preempt_delay);
@@ -245,8 +249,10 @@ impl Instance {
             self.timers.set(TimerKind::MasterDown, now + self.skew());
             return;
         }
-        let delaying =
-            !self.cfg.preempt_delay.is_zero() && !matches!(self.preempt_time, Some(t) if t <= now);
+        if self.preempt_at_once(now, src, &a) {
+            return;
+        }
+        let delaying = self.preempt_delaying(now);
         if self.cfg.nopreempt || a.priority >= self.effective_priority || delaying {
             if self.cfg.version == crate::wire::Version::V3 {
                 self.master_adver_int =
@@ -374,18 +380,11 @@ impl Instance {
 
     /// Stop being master: timers off, VIPs removed (the caller sets the next state).
     fn leave_master(&mut self, out: &mut Vec<Action>) {
+        self.hold_preemption_after_master(self.last_now);
         self.timers.stop_all();
         self.stats.released_master += 1;
         self.master_addr = None;
         out.push(Action::RemoveVips);
-    }
-
-    fn on_priority(&mut self, effective: u8) {
-        if self.cfg.priority == PRIORITY_OWNER {
-            return; // the owner's priority is fixed (RFC 5798 §5.2.4)
-        }
-        // keepalived keeps a tracked priority within 1..=254: 0 means "stop", 255 "owner".
-        self.effective_priority = effective.clamp(1, PRIORITY_OWNER - 1);
     }
 
     fn on_fault(&mut self, now: Instant, fault: bool, out: &mut Vec<Action>) {
@@ -466,6 +465,8 @@ impl Instance {
 
 #[cfg(test)]
 mod tests;
+
+mod fast;
 
 /// Adverts keep a fixed schedule (deadline += interval), so a late wake-up does not stretch
 /// every later interval and the rate stays exactly 1/interval. After a stall longer than an
