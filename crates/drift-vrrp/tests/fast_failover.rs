@@ -144,7 +144,7 @@ proptest! {
         lan.run_for(interval * 5 + delay);
         for &(gap, prio) in &c.schedule {
             lan.set_priority(a, prio);
-            lan.run_for(ms(gap / scale as u64 + 1));
+            lan.run_for(ms(gap / scale + 1));
         }
         lan.run_for(interval * 5 + delay);
         let hold = delay.max(interval * 3);
