@@ -25,6 +25,9 @@ pub(crate) fn instance(o: &mut PrintOut<'_>, i: &VrrpInstance) {
         o.line(&["nopreempt"]);
     }
     o.secs("preempt_delay", i.preempt_delay);
+    if i.preempt_immediate {
+        o.line(&["preempt_immediate"]);
+    }
     match &i.authentication {
         None => {}
         Some(a) => {

@@ -252,6 +252,7 @@ fn instance(
                 };
                 i.preempt = preempt || master || priority == 255;
                 i.preempt_delay = preempt_delay;
+                i.preempt_immediate = i.preempt && priority % 3 == 0;
                 (
                     i.authentication,
                     i.mcast_src_ip,

@@ -24,6 +24,12 @@ pub struct VrrpInstance {
     /// `nopreempt` clears it. Default on.
     pub preempt: bool,
     pub preempt_delay: Duration,
+    /// drift extension `preempt_immediate` (keepalived has no such keyword): a preempting
+    /// backup takes over one skew time after hearing a lower-priority advert, instead of a
+    /// master-down interval; `preempt_delay` becomes its hold-down. Left out of dumps when off,
+    /// so a keepalived config's model is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preempt_immediate: bool,
     pub authentication: Option<Authentication>,
     pub mcast_src_ip: Option<IpAddr>,
     /// The multicast group adverts go to (global vrrp_mcast_group4/6 unless `mcast_dst_ip`).
@@ -227,6 +233,7 @@ impl VrrpInstance {
             family: Family::Inet,
             preempt: true,
             preempt_delay: Duration::ZERO,
+            preempt_immediate: false,
             authentication: None,
             mcast_src_ip: None,
             mcast_dst_ip: IpAddr::from([224, 0, 0, 18]),

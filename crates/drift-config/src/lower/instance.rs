@@ -18,6 +18,7 @@ struct Written {
     version: Option<(VrrpVersion, Span)>,
     advert_int: Option<Span>,
     nopreempt: Option<Span>,
+    preempt_immediate: Option<Span>,
     state: Option<Span>,
     mcast_dst_ip: bool,
     accept: Option<bool>,
@@ -118,6 +119,10 @@ pub fn lower_instance(node: &Node, cx: &mut Cx, config: &mut Config) {
                         i.preempt_delay = d;
                     }
                 }
+            }
+            "preempt_immediate" => {
+                w.preempt_immediate = Some(n.span());
+                i.preempt_immediate = cx.flag(n);
             }
             "authentication" => i.authentication = parts::authentication(n, cx),
             "mcast_src_ip" => i.mcast_src_ip = cx.ip(n),
@@ -313,6 +318,16 @@ fn complete(i: &mut VrrpInstance, w: &Written, cx: &mut Cx, config: &Config, nam
             );
             i.preempt = true;
         }
+    }
+    if let (Some(at), true, false) = (w.preempt_immediate, i.preempt_immediate, i.preempt) {
+        cx.warn(
+            at,
+            format!(
+                "{}: preempt_immediate has no effect with nopreempt; ignoring it",
+                i.name
+            ),
+        );
+        i.preempt_immediate = false;
     }
     if !w.mcast_dst_ip {
         i.mcast_dst_ip = match i.family {

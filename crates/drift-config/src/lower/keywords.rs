@@ -180,6 +180,8 @@ pub const INSTANCE: &[&str] = &[
     "nopreempt",
     "preempt",
     "preempt_delay",
+    // drift extension (fast failover, issue 8); keepalived would log it as unknown.
+    "preempt_immediate",
     "authentication",
     "mcast_src_ip",
     "mcast_dst_ip",

@@ -74,6 +74,7 @@ pub fn instance_config(vi: &VrrpInstance, primary: IpAddr) -> Result<InstanceCon
     };
     c.nopreempt = !vi.preempt;
     c.preempt_delay = vi.preempt_delay;
+    c.preempt_immediate = vi.preempt_immediate;
     c.down_timer_adverts = vi.down_timer_adverts;
     c.garp_master_delay = vi.garp.master_delay;
     c.garp_master_repeat = vi.garp.master_repeat;
@@ -143,6 +144,15 @@ mod tests {
         assert_eq!(c.priority, 150);
         assert!(c.nopreempt);
         assert_eq!(c.preempt_delay, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn the_preempt_immediate_extension_is_carried_over_and_off_by_default() {
+        let mut vi = v4_instance();
+        let ip = "10.0.0.1".parse().unwrap();
+        assert!(!instance_config(&vi, ip).unwrap().preempt_immediate);
+        vi.preempt_immediate = true;
+        assert!(instance_config(&vi, ip).unwrap().preempt_immediate);
     }
 
     #[test]
