@@ -12,7 +12,11 @@ fn instance(extra: &str) -> String {
 #[test]
 fn preempt_immediate_is_read_into_the_model_without_a_diagnostic() {
     let c = parse_str("fast.conf", &instance(" preempt_immediate\n"));
-    assert!(c.errors.is_empty() && c.warnings.is_empty(), "{}", c.render());
+    assert!(
+        c.errors.is_empty() && c.warnings.is_empty(),
+        "{}",
+        c.render()
+    );
     let m = c.model.unwrap();
     assert!(m.instances[0].preempt_immediate);
     assert!(print_conf(&m).contains("preempt_immediate"));
