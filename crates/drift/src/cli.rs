@@ -51,6 +51,16 @@ enum Command {
         #[arg(short = 'w', long = "workers", default_value_t = 0)]
         workers: usize,
     },
+    /// Show a failover: the seed article's MASTER/BACKUP pair in a throwaway namespace lab
+    /// (needs root; touches no interface outside its own namespaces).
+    Demo {
+        /// Plain timeline lines only: no live status line, no colours.
+        #[arg(long)]
+        non_interactive: bool,
+        /// VRRP advert interval in seconds (the article's 1; a fraction switches to VRRPv3).
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        advert_int: f64,
+    },
     /// Run the VRRP daemon in the foreground (logs on stderr).
     Run {
         /// Configuration file.
@@ -105,6 +115,13 @@ pub fn run() -> ExitCode {
             ExitCode::from(u8::try_from(code).unwrap_or(3))
         }
         Command::Proxy { conf, workers } => crate::check::run_proxy(&conf, workers),
+        Command::Demo {
+            non_interactive,
+            advert_int,
+        } => crate::demo::run(crate::demo::DemoOptions {
+            non_interactive,
+            advert_int,
+        }),
         Command::Run {
             file,
             log_level,

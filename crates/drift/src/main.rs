@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod check;
 mod cli;
 mod daemon;
+mod demo;
 
 fn main() -> ExitCode {
     cli::run()
