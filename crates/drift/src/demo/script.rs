@@ -111,8 +111,8 @@ impl Session {
         s.lab = Some(Lab::build().context("build the lab")?);
         s.note(display, "lab up: node1, node2 and client on bridge br0");
         s.start_threads()?;
-        for i in 0..2 {
-            let conf = s.dir.join(format!("{}.conf", NODE_NAMES[i]));
+        for (i, node_name) in NODE_NAMES.iter().enumerate() {
+            let conf = s.dir.join(format!("{node_name}.conf"));
             std::fs::write(&conf, node::config(i, s.adv))
                 .with_context(|| format!("write {}", conf.display()))?;
         }
@@ -199,7 +199,7 @@ impl Session {
                     _ => None,
                 };
                 if let Some(status) = died {
-                    let log = self.dir.join(format!("{}.log", NODE_NAMES[i]));
+                    let log = self.dir.join(format!("{}.log", name(i)));
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     bail!(
                         "{}'s drift exited unexpectedly ({status}); its log:\n{text}",
