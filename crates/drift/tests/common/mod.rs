@@ -6,6 +6,8 @@
 //! flags, log wording) is made once.
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
