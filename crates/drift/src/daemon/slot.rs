@@ -116,6 +116,17 @@ impl Slot {
         }
     }
 
+    /// Take a new base priority from a reload without restarting: the caller's reconcile
+    /// then feeds the new effective priority to the state machine like a tracker change.
+    pub fn retune(&mut self, vi: &VrrpInstance) {
+        info!(
+            "VRRP_Instance({}) priority {} -> {} by reload, applied in place",
+            vi.name, self.base_priority, vi.priority
+        );
+        self.base_priority = vi.priority;
+        self.model = vi.clone();
+    }
+
     /// (fault, effective priority) from this instance's own trackers.
     pub fn tracked_state(&self) -> (bool, u8) {
         let all: Vec<Tracked> = self.links.iter().chain(&self.scripts).cloned().collect();

@@ -8,7 +8,8 @@
 //!
 //! SIGHUP reloads the configuration like keepalived: a file with errors is refused and the
 //! running configuration kept; instances whose configuration is unchanged keep running
-//! untouched; removed or changed ones are stopped (priority-0 advert, VIPs removed) and changed
+//! untouched; a change of priority alone is applied in place (like a tracker weight, no flap);
+//! removed or otherwise changed ones are stopped (priority-0 advert, VIPs removed) and changed
 //! or new ones started fresh.
 
 use std::path::PathBuf;
@@ -253,7 +254,11 @@ impl Daemon {
         for mut s in std::mem::take(&mut self.slots) {
             let same_group =
                 group_of(&self.groups, &s.model.name).map(|g| &g.name) == s.group.as_ref();
+            let retune = plan.retune.iter().find(|v| v.name == s.model.name);
             if plan.keep.contains(&s.model.name) && same_group {
+                kept.push(s);
+            } else if let Some(vi) = retune.filter(|_| same_group) {
+                s.retune(vi);
                 kept.push(s);
             } else {
                 info!(
