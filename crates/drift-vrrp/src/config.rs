@@ -127,6 +127,8 @@ pub struct InstanceConfig {
     pub check_unicast_src: bool,
     /// Skip comparing the address list when the advert comes from the current master.
     pub skip_check_adv_addr: bool,
+    /// Member of a `vrrp_sync_group`: see [`crate::instance::sync`].
+    pub sync_group: bool,
 }
 
 impl InstanceConfig {
@@ -163,6 +165,7 @@ impl InstanceConfig {
             unicast_peers: Vec::new(),
             check_unicast_src: false,
             skip_check_adv_addr: false,
+            sync_group: false,
         }
     }
 

@@ -320,6 +320,8 @@ impl Lan {
                 self.nodes[from].gratuitous_sent += u64::from(count)
             }
             Action::Notify { state, .. } => self.nodes[from].history.push((elapsed, state)),
+            // The simulator has no sync groups: a lone member never gets its answer.
+            Action::WantMaster => {}
         }
     }
 

@@ -23,6 +23,8 @@ enum Op {
     Startup,
     Shutdown,
     Malformed,
+    SyncMaster,
+    SyncBackup,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,6 +37,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Startup),
         1 => Just(Op::Shutdown),
         1 => Just(Op::Malformed),
+        1 => Just(Op::SyncMaster),
+        1 => Just(Op::SyncBackup),
     ]
 }
 
@@ -53,6 +57,7 @@ fn config(version: Version, prio: u8, flags: u8) -> InstanceConfig {
     c.lower_prio_no_advert = flags & 4 != 0;
     c.higher_prio_send_advert = flags & 8 != 0;
     c.preempt_immediate = flags & 32 != 0;
+    c.sync_group = flags & 64 != 0;
     c.garp_master_refresh = if flags & 16 != 0 {
         Duration::from_secs(3)
     } else {
@@ -99,6 +104,8 @@ proptest! {
                 Op::Startup => Input::Startup,
                 Op::Shutdown => Input::Shutdown,
                 Op::Malformed => Input::Malformed(WireError::Version(9)),
+                Op::SyncMaster => Input::SyncMaster,
+                Op::SyncBackup => Input::SyncBackup,
             };
             let was_timer = input == Input::Timer;
             inst.handle(now, input, &mut out);
@@ -112,6 +119,10 @@ proptest! {
                         prop_assert!(ad.priority == 0 || ad.priority == inst.effective_priority());
                     }
                     Action::SendGratuitous { count } => prop_assert!(count > 0),
+                    Action::WantMaster => {
+                        prop_assert!(cfg.sync_group, "WantMaster outside a sync group");
+                        prop_assert!(inst.wants_master());
+                    }
                 }
             }
             prop_assert_eq!(holds_vips, inst.state() == State::Master);

@@ -58,6 +58,11 @@ pub enum Input {
     },
     /// A tracker (or sync group) reports a fault (`true`) or its recovery (`false`).
     Fault(bool),
+    /// `vrrp_sync_group`: another member went master (or every member wants to): go master
+    /// now if backup. See [`sync`].
+    SyncMaster,
+    /// `vrrp_sync_group`: another member fell back to backup: leave master if master.
+    SyncBackup,
     Shutdown,
 }
 
@@ -77,6 +82,9 @@ pub enum Action {
         state: State,
         priority: u8,
     },
+    /// `sync_group` only: Master_Down_Timer expired but the instance waits for its group
+    /// (answer with [`Input::SyncMaster`] once every member wants master).
+    WantMaster,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +103,8 @@ pub struct Instance {
     /// `preempt_immediate` hold-down (see fast.rs): no immediate preemption before this.
     preempt_hold_until: Option<Instant>,
     garp_delay_count: u32,
+    /// keepalived `wantstate == MASTER` of a sync group member held back in backup.
+    wants_master: bool,
     timers: Timers,
     stats: Stats,
     last_now: Instant,
@@ -121,6 +131,7 @@ impl Instance {
             preempt_time: None,
             preempt_hold_until: None,
             garp_delay_count: 0,
+            wants_master: false,
             timers: Timers::default(),
             stats: Stats::default(),
             last_now: now,
@@ -180,6 +191,8 @@ impl Instance {
             Input::Timer => self.on_timer(now, out),
             Input::PriorityChange { effective } => self.on_priority(now, effective, out),
             Input::Fault(f) => self.on_fault(now, f, out),
+            Input::SyncMaster => self.on_sync_master(now, out),
+            Input::SyncBackup => self.on_sync_backup(now, out),
             Input::Shutdown => self.on_shutdown(out),
         }
     }
@@ -210,6 +223,7 @@ impl Instance {
             return self.become_master(now, out);
         }
         self.state = State::Backup;
+        self.wants_master = false;
         self.master_addr = None;
         self.master_adver_int = self.adver_int();
         self.timers.stop_all();
@@ -260,6 +274,7 @@ impl Instance {
             }
             self.master_addr = Some(src);
             self.master_priority = a.priority;
+            self.wants_master = false;
             if !self.cfg.preempt_delay.is_zero() {
                 if a.priority > self.effective_priority {
                     self.preempt_time = None;
@@ -326,7 +341,7 @@ impl Instance {
                 continue;
             }
             match (kind, self.state) {
-                (TimerKind::MasterDown, State::Backup) => self.become_master(now, out),
+                (TimerKind::MasterDown, State::Backup) => self.master_down_expired(now, out),
                 (TimerKind::Advert, State::Master) => {
                     self.send_advert(self.effective_priority, out);
                     let next = next_on_schedule(was_due_at, now, self.adver_int());
@@ -354,6 +369,7 @@ impl Instance {
     /// gratuitous ARP/NA (which need the VIPs in place), then notify.
     fn become_master(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.state = State::Master;
+        self.wants_master = false;
         self.timers.stop_all();
         self.master_addr = Some(self.cfg.primary_addr);
         self.master_priority = self.effective_priority;
@@ -463,6 +479,7 @@ impl Instance {
     }
 }
 
+pub mod sync;
 #[cfg(test)]
 mod tests;
 

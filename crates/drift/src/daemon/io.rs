@@ -49,7 +49,12 @@ pub struct InstanceIo {
 impl InstanceIo {
     /// Resolve the interface, source address and VIPs, and open the sockets, then build the
     /// state machine. Needs CAP_NET_RAW/CAP_NET_ADMIN; runs in the daemon's namespace.
-    pub async fn open(nl: &Netlink, vi: &VrrpInstance) -> Result<(InstanceIo, Instance)> {
+    /// `in_sync_group`: the instance is a member of a `vrrp_sync_group` (see daemon::sync).
+    pub async fn open(
+        nl: &Netlink,
+        vi: &VrrpInstance,
+        in_sync_group: bool,
+    ) -> Result<(InstanceIo, Instance)> {
         let ifname = vi.interface.clone().ok_or_else(|| {
             anyhow!(
                 "VRRP_Instance({}): no `interface` (needed to send adverts)",
@@ -75,7 +80,8 @@ impl InstanceIo {
                     )
                 })?,
         };
-        let cfg = mapping::instance_config(vi, primary)?;
+        let mut cfg = mapping::instance_config(vi, primary)?;
+        cfg.sync_group = in_sync_group;
         let family = if v6 { Family::V6 } else { Family::V4 };
         let mut sc = VrrpSocketConfig::new(family, ifname.clone(), link.index)
             .with_src(primary)
@@ -186,7 +192,7 @@ impl InstanceIo {
                 Action::AddVips => self.add_vips(nl).await,
                 Action::RemoveVips => self.remove_vips(nl).await,
                 Action::SendGratuitous { count } => self.send_gratuitous(*count),
-                Action::Notify { .. } => {}
+                Action::Notify { .. } | Action::WantMaster => {}
             }
         }
     }

@@ -13,6 +13,7 @@ mod reload;
 mod sched;
 mod scripts;
 mod slot;
+mod sync;
 mod tracking;
 mod vrrp_thread;
 

@@ -30,6 +30,8 @@ pub struct NotifyJob {
     /// `MASTER`, `BACKUP`, `FAULT` or `STOP`.
     pub state: &'static str,
     pub priority: u8,
+    /// A `vrrp_sync_group`'s notify (`GROUP` instead of `INSTANCE` for the generic script).
+    pub group: bool,
 }
 
 enum Msg {
@@ -148,7 +150,7 @@ pub fn notify_commands(job: &NotifyJob) -> Vec<Vec<String>> {
     }
     if let Some(mut v) = job.notify.notify.as_deref().and_then(argv) {
         v.extend([
-            "INSTANCE".to_string(),
+            if job.group { "GROUP" } else { "INSTANCE" }.to_string(),
             job.instance.clone(),
             job.state.to_string(),
             job.priority.to_string(),
@@ -294,6 +296,7 @@ mod tests {
             },
             state: "MASTER",
             priority: 100,
+            group: false,
         };
         assert_eq!(
             notify_commands(&job),

@@ -68,7 +68,7 @@ impl Slot {
         scripts: &[VrrpScript],
         group: Option<&SyncGroup>,
     ) -> Result<Slot> {
-        let (io, inst) = InstanceIo::open(&cx.nl, vi).await?;
+        let (io, inst) = InstanceIo::open(&cx.nl, vi, group.is_some()).await?;
         let mut links = tracking::tracked_links(vi);
         let mut tracked_scripts = tracking::tracked_scripts(vi, scripts);
         if let Some(g) = group {
@@ -219,6 +219,7 @@ pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
                 notify: s.model.notify.clone(),
                 state,
                 priority: *priority,
+                group: false,
             });
         }
     }

@@ -29,6 +29,7 @@ use super::reload;
 use super::sched;
 use super::scripts::{self, ScriptStatus, Scripts};
 use super::slot::{self, Ctx, Slot};
+use super::sync;
 use super::tracking;
 
 /// Run the VRRP thread until SIGTERM/SIGINT.
@@ -58,6 +59,7 @@ struct Daemon {
     script_rx: UnboundedReceiver<ScriptStatus>,
     scripts: Vec<VrrpScript>,
     groups: Vec<SyncGroup>,
+    group_states: sync::GroupStates,
     out: Vec<Action>,
 }
 
@@ -91,6 +93,7 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
         script_rx,
         scripts: usable,
         groups: Vec::new(),
+        group_states: Default::default(),
         out: Vec::new(),
     };
     d.groups = config.sync_groups.clone();
@@ -133,6 +136,15 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
                 slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
             }
         }
+        // Whatever moved above (packets, timers, and the select branch of the last turn).
+        sync::sync_groups(
+            &d.cx,
+            &mut d.slots,
+            &d.groups,
+            &mut d.group_states,
+            &mut d.out,
+        )
+        .await;
         let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
         let sleep_to = deadline
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
