@@ -170,6 +170,15 @@ impl VrrpSocket {
         self.tx.send_to(payload, &self.dest(dst)?)
     }
 
+    /// keepalived `unicast_ttl`: the TTL / hop limit of unicast adverts (multicast ones keep
+    /// 255, RFC 5798 §5.1.1.3). For peers behind a router, whose `min_ttl` expects less.
+    pub fn set_unicast_ttl(&self, ttl: u8) -> io::Result<()> {
+        match self.cfg.family {
+            Family::V4 => self.tx.set_ttl(u32::from(ttl)),
+            Family::V6 => self.tx.set_unicast_hops_v6(u32::from(ttl)),
+        }
+    }
+
     fn dest(&self, dst: IpAddr) -> io::Result<SockAddr> {
         match (self.cfg.family, dst) {
             (Family::V4, IpAddr::V4(v4)) => Ok(SockAddr::from(SocketAddr::from((v4, 0)))),

@@ -40,6 +40,9 @@ pub struct InstanceIo {
     pub vips: Vec<VipOnLink>,
     /// Multicast adverts reach this instance through the interface's shared receiver.
     pub shared_rx: bool,
+    /// `unicast_fault_no_peer` without any `unicast_peer`: FAULT for good (keepalived ≥ 2.2.4),
+    /// rather than falling back to multicast.
+    pub no_peer_fault: bool,
     mac: Option<[u8; 6]>,
     arp: Option<FrameSender>,
     na: Option<NaSender>,
@@ -97,6 +100,12 @@ impl InstanceIo {
         }
         let sock = VrrpSocket::open(sc)
             .with_context(|| format!("VRRP_Instance({}): VRRP socket on {ifname}", vi.name))?;
+        if !vi.unicast_peer.is_empty() {
+            sock.set_unicast_ttl(vi.unicast_ttl).with_context(|| {
+                format!("VRRP_Instance({}): unicast_ttl {}", vi.name, vi.unicast_ttl)
+            })?;
+        }
+        let no_peer_fault = unicast_without_peers(vi);
         let destinations = if vi.unicast_peer.is_empty() {
             vec![vi.mcast_dst_ip]
         } else {
@@ -144,6 +153,7 @@ impl InstanceIo {
             destinations,
             vips,
             shared_rx,
+            no_peer_fault,
             mac,
             arp,
             na,
@@ -285,6 +295,30 @@ impl InstanceIo {
             State::Init => info!("VRRP_Instance({}) Stopped (priority {priority})", self.name),
         }
     }
+}
+
+/// A unicast setting without any peer. keepalived before 2.2.4 silently used multicast; drift,
+/// like 2.2.7, says so, and with `unicast_fault_no_peer` holds the instance in FAULT instead.
+/// Returns whether the instance must stay in FAULT.
+fn unicast_without_peers(vi: &VrrpInstance) -> bool {
+    if !vi.unicast_peer.is_empty() {
+        return false;
+    }
+    if vi.unicast_fault_no_peer {
+        warn!(
+            "VRRP_Instance({}) unicast_fault_no_peer and no unicast_peer: staying in FAULT",
+            vi.name
+        );
+        return true;
+    }
+    if let Some(src) = vi.unicast_src_ip {
+        warn!(
+            "VRRP_Instance({}) unicast_src_ip {src} but no unicast_peer: sending multicast to {} \
+             (set unicast_fault_no_peer to go to FAULT instead)",
+            vi.name, vi.mcast_dst_ip
+        );
+    }
+    false
 }
 
 fn na_source(primary: IpAddr) -> Ipv6Addr {

@@ -217,7 +217,14 @@ impl Daemon {
     /// Bring every state machine in line with its trackers and its sync group: a member's
     /// FAULT faults the whole group.
     async fn reconcile(&mut self) {
-        let own: Vec<(bool, u8)> = self.slots.iter().map(|s| s.tracked_state()).collect();
+        let own: Vec<(bool, u8)> = self
+            .slots
+            .iter()
+            .map(|s| {
+                let (fault, prio) = s.tracked_state();
+                (fault || s.io.no_peer_fault, prio)
+            })
+            .collect();
         let faulted: Vec<String> = tracking::faulted_groups(
             self.slots
                 .iter()
