@@ -190,6 +190,7 @@ fn spawn_reader(
 pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
     out.clear();
     let before = s.inst.stats().drops;
+    let preempts = s.inst.stats().lower_prio_preempt;
     let (src, shutdown) = match &input {
         Input::Advert { src, .. } => (Some(*src), false),
         i => (None, *i == Input::Shutdown),
@@ -199,6 +200,12 @@ pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
     if !grown.is_empty() {
         debug!(
             "VRRP_Instance({}) dropped a packet from {src:?}: {grown:?}",
+            s.io.name
+        );
+    }
+    if s.inst.stats().lower_prio_preempt > preempts {
+        info!(
+            "VRRP_Instance({}) lower priority advert from {src:?}: taking over after skew time (preempt_immediate)",
             s.io.name
         );
     }

@@ -211,3 +211,78 @@ pub fn failures_between(samples: &[Sample], from: Instant, to: Instant) -> usize
 pub fn requests_between(samples: &[Sample], from: Instant, to: Instant) -> usize {
     samples.iter().filter(|s| s.at >= from && s.at < to).count()
 }
+
+/// The benchmark's `vrrp_instance` (issue 8): one `vrrp_script` on the local web server with
+/// `interval`, `fall` and `weight`, tracked by an instance at `priority`; `fast` adds the
+/// `preempt_immediate` extension. keepalived's settings: interval 1, fall 2, weight -20.
+#[derive(Debug, Clone)]
+pub struct ServiceInstance {
+    pub state: &'static str,
+    pub priority: u8,
+    /// 2 or 3.
+    pub version: u8,
+    /// Seconds as written (`"1"`, `"0.1"`).
+    pub advert_int: String,
+    pub check_interval: String,
+    pub fall: u32,
+    pub weight: i32,
+    pub fast: bool,
+    pub vip: Ipv4Addr,
+}
+
+impl ServiceInstance {
+    /// keepalived's settings from the issue: check every 1 s, fall 2, weight -20, v2 at 1 s.
+    pub fn keepalived_settings(state: &'static str, priority: u8, vip: Ipv4Addr) -> Self {
+        ServiceInstance {
+            state,
+            priority,
+            version: 2,
+            advert_int: "1".into(),
+            check_interval: "1".into(),
+            fall: 2,
+            weight: -20,
+            fast: false,
+            vip,
+        }
+    }
+
+    pub fn v3(mut self, advert_int: &str) -> Self {
+        self.version = 3;
+        self.advert_int = advert_int.into();
+        self
+    }
+
+    /// drift's fast settings: check every 0.1 s (fall 2 kept) and immediate preemption.
+    pub fn fast(mut self) -> Self {
+        self.check_interval = "0.1".into();
+        self.fast = true;
+        self
+    }
+
+    pub fn config(&self, script: &Path) -> String {
+        let fast = if self.fast {
+            "    preempt_immediate\n"
+        } else {
+            ""
+        };
+        format!(
+            "global_defs {{\n    router_id drift_bench\n    vrrp_version {version}\n}}\n\n\
+             vrrp_script chk_web {{\n    script \"{script}\"\n    interval {interval}\n    \
+             fall {fall}\n    rise 1\n    weight {weight}\n}}\n\n\
+             vrrp_instance VI_1 {{\n    state {state}\n    interface {iface}\n    \
+             virtual_router_id 51\n    priority {prio}\n    advert_int {adv}\n{fast}    \
+             track_script {{\n        chk_web\n    }}\n    \
+             virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
+            version = self.version,
+            script = script.display(),
+            interval = self.check_interval,
+            fall = self.fall,
+            weight = self.weight,
+            state = self.state,
+            iface = drift_testkit::HOST_IF,
+            prio = self.priority,
+            adv = self.advert_int,
+            vip = self.vip,
+        )
+    }
+}
