@@ -21,7 +21,7 @@ mod workers;
 pub use config::{check_file, check_str, render_all, Diagnostic, ProxyConfig};
 pub use metrics::MetricsSnapshot;
 pub use upstream::UpstreamHealthEvent;
-pub use workers::{run_blocking, spawn_workers, Workers};
+pub use workers::{run_blocking, spawn_workers, ServerReport, ServerStats, Workers};
 
 use shared::Shared;
 use std::net::SocketAddr;

@@ -3,6 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+/// Upper bounds (seconds) of the latency histogram's buckets (Prometheus' defaults from 1 ms).
+pub const LATENCY_BOUNDS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 #[derive(Debug, Default)]
 pub struct ServerMetrics {
     requests: AtomicU64,
@@ -10,6 +15,8 @@ pub struct ServerMetrics {
     active: AtomicU64,
     latency_us_sum: AtomicU64,
     latency_us_max: AtomicU64,
+    /// Requests per latency bucket (not cumulative); slower ones are `requests` minus the sum.
+    latency_buckets: [AtomicU64; 12],
 }
 
 /// A point-in-time copy of [`ServerMetrics`].
@@ -21,6 +28,8 @@ pub struct MetricsSnapshot {
     /// Sum of time from pick to end of the upstream exchange; divide by `requests` for a mean.
     pub latency_us_sum: u64,
     pub latency_us_max: u64,
+    /// Requests whose latency fell in each [`LATENCY_BOUNDS_S`] bucket (not cumulative).
+    pub latency_buckets: [u64; 12],
 }
 
 impl ServerMetrics {
@@ -37,6 +46,12 @@ impl ServerMetrics {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.latency_us_sum.fetch_add(us, Relaxed);
         self.latency_us_max.fetch_max(us, Relaxed);
+        let secs = latency.as_secs_f64();
+        if let Some(i) = LATENCY_BOUNDS_S.iter().position(|b| secs <= *b) {
+            if let Some(b) = self.latency_buckets.get(i) {
+                b.fetch_add(1, Relaxed);
+            }
+        }
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -46,6 +61,7 @@ impl ServerMetrics {
             active: self.active.load(Relaxed),
             latency_us_sum: self.latency_us_sum.load(Relaxed),
             latency_us_max: self.latency_us_max.load(Relaxed),
+            latency_buckets: std::array::from_fn(|i| self.latency_buckets[i].load(Relaxed)),
         }
     }
 }
@@ -71,6 +87,22 @@ mod tests {
                 s.latency_us_max
             ),
             (2, 1, 0, 40, 30)
+        );
+    }
+
+    #[test]
+    fn latencies_land_in_the_first_bucket_whose_bound_they_do_not_exceed() {
+        let m = ServerMetrics::default();
+        m.end(false, Duration::from_micros(500));
+        m.end(false, Duration::from_millis(1));
+        m.end(false, Duration::from_millis(30));
+        m.end(false, Duration::from_secs(9));
+        let b = m.snapshot().latency_buckets;
+        assert_eq!((b[0], b[5]), (2, 1));
+        assert_eq!(
+            b.iter().sum::<u64>(),
+            3,
+            "the 9 s request is above every bound"
         );
     }
 }

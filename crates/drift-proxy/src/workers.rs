@@ -105,6 +105,13 @@ impl Workers {
             .map(|u| u.watch())
     }
 
+    /// A handle on every server's health and counters, for metrics and status pages.
+    pub fn server_stats(&self) -> ServerStats {
+        ServerStats {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// Bound addresses (http listeners sorted by address, then stream); port 0 resolved.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
@@ -148,4 +155,51 @@ pub fn run_blocking(cfg: ProxyConfig, threads: usize) -> Result<()> {
     });
     workers.stop();
     res
+}
+
+/// Cloneable, thread-safe view of the servers' health and counters (reads atomics and takes
+/// each upstream's peer lock briefly; never blocks the request path for long).
+#[derive(Clone)]
+pub struct ServerStats {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerStats")
+    }
+}
+
+/// One server of one upstream group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerReport {
+    pub upstream: String,
+    pub server: String,
+    /// Usable now (active and passive health).
+    pub healthy: bool,
+    pub metrics: crate::metrics::MetricsSnapshot,
+}
+
+impl ServerStats {
+    /// Every server of every group (http groups first, then stream), in config order.
+    pub fn servers(&self) -> Vec<ServerReport> {
+        let mut v = Vec::new();
+        for u in self
+            .shared
+            .http_upstreams
+            .iter()
+            .chain(&self.shared.stream_upstreams)
+        {
+            let health = u.health();
+            for (i, (s, m)) in u.servers.iter().zip(&u.metrics).enumerate() {
+                v.push(ServerReport {
+                    upstream: u.name.clone(),
+                    server: s.name.clone(),
+                    healthy: health.get(i).is_some_and(|h| h.1),
+                    metrics: m.snapshot(),
+                });
+            }
+        }
+        v
+    }
 }

@@ -79,7 +79,56 @@ enum Command {
         /// Proxy worker threads with --proxy; 0 = one per CPU.
         #[arg(long, default_value_t = 0)]
         proxy_workers: usize,
+        #[command(flatten)]
+        ops: OpsArgs,
     },
+    /// Show the running daemon's state (per instance: state, priorities, VIPs, master, last
+    /// transition, trackers, counters), read from its control socket.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Control socket of the daemon.
+        #[arg(long, value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Make the running daemon reload its configuration (like SIGHUP) and wait for the result.
+    Reload {
+        /// Control socket of the daemon.
+        #[arg(long, value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Print a signal's number, like `keepalived --signum=NAME` (STOP, RELOAD, DATA, STATS, JSON).
+    Signal {
+        /// keepalived signal name.
+        name: String,
+    },
+}
+
+/// `drift run` options for operators: control socket, dumps, admin port, log format.
+#[derive(clap::Args, Debug)]
+struct OpsArgs {
+    /// Control socket for `drift status` / `drift reload` (root-only, 0600).
+    #[arg(long, value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
+    control_socket: PathBuf,
+    /// Do not open a control socket.
+    #[arg(long, conflicts_with = "control_socket")]
+    no_control_socket: bool,
+    /// Directory of the SIGUSR1/SIGUSR2/JSON dumps (drift.data, drift.stats, drift.json).
+    #[arg(long, value_name = "DIR", default_value = "/tmp")]
+    dump_dir: PathBuf,
+    /// Serve Prometheus metrics (/metrics), a status page (/) and /status.json on ADDR:PORT.
+    #[arg(long, value_name = "ADDR:PORT")]
+    admin: Option<std::net::SocketAddr>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -127,12 +176,19 @@ pub fn run() -> ExitCode {
             log_level,
             proxy,
             proxy_workers,
+            ops,
         } => {
             match crate::daemon::run(crate::daemon::RunOptions {
                 config: file,
                 log_level,
                 proxy,
                 proxy_workers,
+                log_json: ops.log_format == LogFormat::Json,
+                ops: crate::daemon::ops::OpsOptions {
+                    control_socket: (!ops.no_control_socket).then_some(ops.control_socket),
+                    dump_dir: ops.dump_dir,
+                    admin: ops.admin,
+                },
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -141,5 +197,39 @@ pub fn run() -> ExitCode {
                 }
             }
         }
+        Command::Status { json, socket } => {
+            match crate::daemon::control::status_command(&socket, json) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("drift: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Reload { socket } => match crate::daemon::control::reload_command(&socket) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("drift: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Signal { name } => match crate::daemon::signum::signum(&name) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                let names: Vec<&str> = crate::daemon::signum::NAMES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                eprintln!(
+                    "drift: unknown signal name `{name}` (drift handles {})",
+                    names.join(", ")
+                );
+                ExitCode::from(1)
+            }
+        },
     }
 }

@@ -5,20 +5,31 @@
 //! when instances in MASTER send a priority-0 advert and every VIP is removed (keepalived's
 //! shutdown behaviour).
 
+mod admin;
+mod admin_page;
+pub mod control;
 mod drops;
+mod dumps;
 mod io;
 mod mapping;
+pub mod metrics;
+pub mod ops;
 pub mod proxy;
 mod reload;
 mod sched;
 mod scripts;
+pub mod signum;
 mod slot;
+pub mod status;
+mod status_text;
 mod sync;
+mod systemd;
 mod tracking;
 mod vrrp_thread;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use tracing::{info, warn};
@@ -33,10 +44,14 @@ pub struct RunOptions {
     pub proxy: Option<PathBuf>,
     /// Proxy worker threads (0: one per CPU).
     pub proxy_workers: usize,
+    /// `--log-format json`: one JSON object per line (tracing-subscriber's json layer).
+    pub log_json: bool,
+    /// Control socket, dump directory, admin port.
+    pub ops: ops::OpsOptions,
 }
 
 pub fn run(opts: RunOptions) -> Result<()> {
-    init_logging(&opts.log_level)?;
+    init_logging(&opts.log_level, opts.log_json)?;
     let loaded = drift_config::load(&opts.config).map_err(|e| anyhow!("{e}"))?;
     if !loaded.warnings.is_empty() {
         warn!("{}", loaded.rendered_warnings.trim_end());
@@ -57,11 +72,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .as_mut()
         .map(|r| std::mem::take(&mut r.feed))
         .unwrap_or_default();
-    let handle = vrrp_thread::spawn(opts.config.clone(), loaded.model, feed)?;
+    let hub = Arc::new(status::Hub::new(&opts.config));
+    let upstreams = running.as_ref().map(|r| r.upstream_source());
+    let ops = ops::start(hub.clone(), opts.ops.clone(), upstreams)?;
+    let handle = vrrp_thread::spawn(opts.config.clone(), loaded.model, feed, hub)?;
     let res = match handle.join() {
         Ok(r) => r,
         Err(_) => Err(anyhow!("the VRRP thread panicked")),
     };
+    ops.stop();
     // After the VRRP thread has given the VIPs up.
     if let Some(r) = running {
         r.workers.stop();
@@ -88,16 +107,20 @@ fn filter_for(level: &str) -> Result<EnvFilter> {
     EnvFilter::try_new(&directive).with_context(|| format!("log level `{level}`"))
 }
 
-/// tracing to stderr, without colours unless stderr is a terminal.
-fn init_logging(level: &str) -> Result<()> {
+/// tracing to stderr (the journal takes stderr under systemd), without colours unless stderr
+/// is a terminal; or JSON lines for log shippers.
+fn init_logging(level: &str, json: bool) -> Result<()> {
     let filter = filter_for(level)?;
-    tracing_subscriber::fmt()
+    let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init()
-        .map_err(|e| anyhow!("initialise logging: {e}"))
+        .with_target(false);
+    let r = if json {
+        b.json().with_current_span(false).try_init()
+    } else {
+        b.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
+    r.map_err(|e| anyhow!("initialise logging: {e}"))
 }
 
 #[cfg(test)]

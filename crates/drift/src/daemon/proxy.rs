@@ -83,6 +83,40 @@ pub fn start(path: &Path, workers: usize, model: &Config) -> Result<RunningProxy
     })
 }
 
+impl RunningProxy {
+    /// The servers as metrics, `drift status` and the admin page show them.
+    pub fn upstream_source(&self) -> std::sync::Arc<dyn super::metrics::UpstreamSource> {
+        std::sync::Arc::new(ProxyServers(self.workers.server_stats()))
+    }
+}
+
+/// [`drift_proxy::ServerStats`] as an [`super::metrics::UpstreamSource`].
+#[derive(Debug)]
+struct ProxyServers(drift_proxy::ServerStats);
+
+impl super::metrics::UpstreamSource for ProxyServers {
+    fn upstreams(&self) -> Vec<super::metrics::UpstreamReport> {
+        self.0
+            .servers()
+            .into_iter()
+            .map(|r| super::metrics::UpstreamReport {
+                upstream: r.upstream,
+                server: r.server,
+                healthy: r.healthy,
+                requests: r.metrics.requests,
+                errors: r.metrics.errors,
+                active: r.metrics.active,
+                latency_sum: r.metrics.latency_us_sum as f64 / 1e6,
+                latency_buckets: drift_proxy::metrics::LATENCY_BOUNDS_S
+                    .iter()
+                    .copied()
+                    .zip(r.metrics.latency_buckets)
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
 /// Without `--proxy` a `track_upstream` could never change: refuse it rather than ignore it.
 pub fn require_no_tracking(model: &Config) -> Result<()> {
     let names = tracked_names(model);

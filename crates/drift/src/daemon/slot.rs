@@ -30,6 +30,8 @@ pub struct Ctx {
     /// Shared multicast receivers, by (ifindex, IPv6?); receiver `n` reports as
     /// `SHARED_BASE + n`. They live as long as the daemon, so a reload never loses one.
     pub shared: RefCell<Vec<(u32, bool)>>,
+    /// What `drift status`, dumps and metrics read (written after each step).
+    pub status: Arc<super::status::Hub>,
 }
 
 /// Reader ids at and above this are shared receivers, not slots.
@@ -132,6 +134,12 @@ impl Slot {
         let all: Vec<Tracked> = self.links.iter().chain(&self.scripts).cloned().collect();
         tracking::evaluate(self.base_priority, &all)
     }
+
+    /// Every tracker with its kind, for status reports.
+    pub fn trackers(&self) -> impl Iterator<Item = (&'static str, &Tracked)> {
+        let links = self.links.iter().map(|t| ("interface", t));
+        links.chain(self.scripts.iter().map(|t| ("script", t)))
+    }
 }
 
 /// One socket joined to the VRRP group per interface and family, read by one task. With a
@@ -188,6 +196,7 @@ fn spawn_reader(
 
 /// Feed one input and carry out the resulting actions.
 pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
+    let (cause, state_before) = (super::status::Cause::of(&input), s.inst.state());
     out.clear();
     let before = s.inst.stats().drops;
     let preempts = s.inst.stats().lower_prio_preempt;
@@ -231,6 +240,7 @@ pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
         }
     }
     out.clear();
+    super::status::after_step(&cx.status, s, cause, state_before);
 }
 
 /// Tell the state machine about a changed fault condition or effective priority.

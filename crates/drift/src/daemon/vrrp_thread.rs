@@ -13,6 +13,7 @@
 //! or new ones started fresh.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -29,6 +30,7 @@ use super::reload;
 use super::sched;
 use super::scripts::{self, ScriptStatus, Scripts};
 use super::slot::{self, Ctx, Slot};
+use super::status::{self, Hub, Phase};
 use super::sync;
 use super::tracking;
 
@@ -37,6 +39,7 @@ pub fn spawn(
     path: PathBuf,
     config: Config,
     upstreams: UpstreamFeed,
+    status: Arc<Hub>,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
     std::thread::Builder::new()
         .name("vrrp".into())
@@ -47,7 +50,7 @@ pub fn spawn(
                 .enable_all()
                 .build()
                 .context("build the VRRP thread's tokio runtime")?;
-            rt.block_on(run(path, config, upstreams))
+            rt.block_on(run(path, config, upstreams, status))
         })
         .context("spawn the VRRP thread")
 }
@@ -69,7 +72,12 @@ fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup
         .find(|g| g.group.iter().any(|m| m == instance))
 }
 
-async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<()> {
+async fn run(
+    path: PathBuf,
+    config: Config,
+    upstreams: UpstreamFeed,
+    status: Arc<Hub>,
+) -> Result<()> {
     // Signal handlers first, so a SIGTERM during setup is not fatal-by-default.
     let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
@@ -87,6 +95,7 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
             scripts,
             pkt_tx,
             shared: Default::default(),
+            status,
         },
         slots: Vec::new(),
         next_id: 0,
@@ -120,8 +129,10 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
         slot::step(&d.cx, s, Input::Startup, &mut d.out).await;
     }
     d.reconcile().await;
+    d.cx.status.set_phase(Phase::Running);
 
     loop {
+        d.cx.status.beat();
         // Queued packets first (an advert that arrived before a deadline must count), bounded
         // so that a flood cannot starve the timers; then every expired timer.
         for _ in 0..MAX_PACKETS_PER_TURN {
@@ -146,9 +157,9 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
         )
         .await;
         let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
-        let sleep_to = deadline
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
-            .into();
+        // Wake at least every IDLE_WAKE so the heartbeat (systemd watchdog) stays fresh.
+        let idle = Instant::now() + IDLE_WAKE;
+        let sleep_to = deadline.map_or(idle, |t| t.min(idle)).into();
         tokio::select! {
             biased;
             Some((id, pkt)) = pkt_rx.recv() => d.on_packet(id, &pkt).await,
@@ -177,6 +188,7 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
         }
     }
 
+    d.cx.status.set_phase(Phase::Stopping);
     for mut s in std::mem::take(&mut d.slots) {
         slot::step(&d.cx, &mut s, Input::Shutdown, &mut d.out).await;
     }
@@ -184,6 +196,9 @@ async fn run(path: PathBuf, config: Config, upstreams: UpstreamFeed) -> Result<(
     info!("stopped");
     Ok(())
 }
+
+/// Longest sleep of the loop without any deadline.
+const IDLE_WAKE: Duration = Duration::from_secs(1);
 
 /// Packets handled before the timers get their turn again.
 const MAX_PACKETS_PER_TURN: usize = 256;
@@ -238,13 +253,16 @@ impl Daemon {
             let group_fault = s.group.as_ref().is_some_and(|g| faulted.contains(g));
             slot::tell(&self.cx, s, fault || group_fault, prio, &mut self.out).await;
         }
+        status::publish_all(&self.cx.status, &self.slots);
     }
 
     async fn reload(&mut self, path: &std::path::Path) {
+        self.cx.status.set_phase(Phase::Reloading);
         let loaded = match drift_config::load(path) {
             Ok(l) => l,
             Err(e) => {
                 error!("reload refused, keeping the running configuration: {e}");
+                self.cx.status.reload_finished(format!("refused: {e}"));
                 return;
             }
         };
@@ -311,5 +329,9 @@ impl Daemon {
         self.slots = kept;
         self.reconcile().await;
         info!("reload done: {} instance(s) running", self.slots.len());
+        let n = self.slots.len();
+        self.cx
+            .status
+            .reload_finished(format!("ok: {n} instance(s) running"));
     }
 }

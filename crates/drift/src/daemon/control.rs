@@ -1,0 +1,193 @@
+//! The control socket: a unix stream socket, mode 0600 in a 0700 directory (root only, like
+//! keepalived's signals: whoever may reload the daemon may also read its state). One request
+//! per connection, one line: `status` answers the [`Snapshot`] as JSON, `reload` does what
+//! SIGHUP does and answers once that reload finished (`{"ok":..,"message":..}`).
+//!
+//! Served on the ops thread; the VRRP thread is only signalled (SIGHUP), never called.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tracing::{debug, warn};
+
+use super::ops::Sources;
+use super::status::Snapshot;
+
+/// Default path; `--control-socket` overrides it (tests use one per daemon).
+pub const DEFAULT_SOCKET: &str = "/run/drift/drift.sock";
+
+/// How long `reload` waits for the VRRP thread to finish the reload.
+const RELOAD_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReply {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// Bind the socket, or None when a live drift already serves this path (parallel daemons in
+/// tests share the default path; only the first one gets the socket, the others say so).
+pub fn bind(path: &Path) -> Result<Option<UnixListener>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("create {}", dir.display()))?;
+        }
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            warn!(
+                "control socket {} is served by another drift: running without one",
+                path.display()
+            );
+            return Ok(None);
+        }
+        // Left behind by a daemon that was killed.
+        std::fs::remove_file(path)
+            .with_context(|| format!("remove stale control socket {}", path.display()))?;
+    }
+    let l = UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("chmod 0600 {}", path.display()))?;
+    l.set_nonblocking(true)
+        .context("control socket non-blocking")?;
+    Ok(Some(l))
+}
+
+/// Answer one connection.
+pub async fn serve_one(stream: tokio::net::UnixStream, src: &Sources) {
+    let (rd, mut wr) = stream.into_split();
+    let mut line = String::new();
+    let mut rd = BufReader::new(rd.take(256));
+    let read = tokio::time::timeout(Duration::from_secs(5), rd.read_line(&mut line)).await;
+    if !matches!(read, Ok(Ok(_))) {
+        debug!("control socket: no request line");
+        return;
+    }
+    let reply = match line.trim() {
+        "status" => serde_json::to_string(&src.snapshot()).unwrap_or_default(),
+        "reload" => serde_json::to_string(&reload(src).await).unwrap_or_default(),
+        other => serde_json::to_string(&ReloadReply {
+            ok: false,
+            message: format!("unknown request `{other}` (expected status or reload)"),
+        })
+        .unwrap_or_default(),
+    };
+    let _ = wr.write_all(reply.as_bytes()).await;
+    let _ = wr.write_all(b"\n").await;
+    let _ = wr.shutdown().await;
+}
+
+/// SIGHUP ourselves, then wait for the reload counter to move.
+async fn reload(src: &Sources) -> ReloadReply {
+    let mut life = src.hub.lifecycle();
+    let before = life.borrow().reloads;
+    // SAFETY: kill(2) on our own pid with a valid signal number has no memory preconditions.
+    let rc = unsafe { libc::kill(libc::getpid(), libc::SIGHUP) };
+    if rc != 0 {
+        return ReloadReply {
+            ok: false,
+            message: format!("kill(SIGHUP): {}", std::io::Error::last_os_error()),
+        };
+    }
+    let done = tokio::time::timeout(RELOAD_WAIT, life.wait_for(|l| l.reloads > before)).await;
+    if !matches!(done, Ok(Ok(_))) {
+        return ReloadReply {
+            ok: false,
+            message: format!("reload did not finish within {RELOAD_WAIT:?}"),
+        };
+    }
+    let message = src.hub.snapshot().last_reload.unwrap_or_default();
+    ReloadReply {
+        ok: message.starts_with("ok"),
+        message,
+    }
+}
+
+/// Client side: send `request`, return the reply line.
+pub fn request(path: &Path, request: &str) -> Result<String> {
+    let mut s = UnixStream::connect(path).map_err(|e| {
+        anyhow!(
+            "cannot connect to the control socket {}: {e} (is `drift run` running? \
+             the socket is root-only; --socket picks another path)",
+            path.display()
+        )
+    })?;
+    s.set_read_timeout(Some(RELOAD_WAIT + Duration::from_secs(5)))
+        .context("set read timeout")?;
+    s.write_all(format!("{request}\n").as_bytes())
+        .with_context(|| format!("send `{request}` to {}", path.display()))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .with_context(|| format!("read the reply from {}", path.display()))?;
+    if out.trim().is_empty() {
+        bail!("empty reply from {}", path.display());
+    }
+    Ok(out)
+}
+
+/// `drift status [--json]`.
+pub fn status_command(path: &Path, json: bool) -> Result<()> {
+    let reply = request(path, "status")?;
+    let snap: Snapshot = serde_json::from_str(&reply)
+        .with_context(|| format!("parse the status reply from {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&snap)?);
+    } else {
+        print!("{}", super::status_text::render(&snap));
+    }
+    Ok(())
+}
+
+/// `drift reload`: true when the reload was applied.
+pub fn reload_command(path: &Path) -> Result<bool> {
+    let reply = request(path, "reload")?;
+    let r: ReloadReply = serde_json::from_str(&reply)
+        .with_context(|| format!("parse the reload reply from {}", path.display()))?;
+    if r.ok {
+        println!("reloaded: {}", r.message);
+    } else {
+        eprintln!("drift: reload failed: {}", r.message);
+    }
+    Ok(r.ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_is_created_root_only_and_a_stale_one_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/drift.sock");
+        let l = bind(&path).unwrap().expect("bound");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dmode, 0o700);
+        // A live listener: a second daemon runs without the socket.
+        assert!(bind(&path).unwrap().is_none());
+        drop(l);
+        // The file is still there but nobody listens: replaced.
+        assert!(bind(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_missing_socket_gives_an_error_that_says_what_to_check() {
+        let e = request(Path::new("/nonexistent/drift.sock"), "status").unwrap_err();
+        assert!(format!("{e}").contains("is `drift run` running?"), "{e}");
+    }
+}

@@ -1,0 +1,494 @@
+//! The daemon's published state, for `drift status`, the dump signals, metrics and the admin page.
+//!
+//! The VRRP thread must never wait on a reader (a slow `drift status` client or a Prometheus
+//! scrape must not delay an advert), so it only *writes* here: after each step it copies a few
+//! numbers into a [`Hub`] behind a mutex that readers hold just long enough to clone the
+//! [`Snapshot`]. All I/O (socket, files, HTTP) happens on the ops thread ([`super::ops`]).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use drift_vrrp::{Drops, Input, State, Stats};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::slot::Slot;
+
+/// Transitions kept for the page's timeline (all instances together, oldest first).
+const TIMELINE_LEN: usize = 64;
+
+/// Where the daemon is in its life (systemd's READY/RELOADING/STOPPING follow it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Starting,
+    Running,
+    Reloading,
+    Stopping,
+}
+
+/// Phase plus the number of finished reloads (so `drift reload` can wait for *its* reload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub phase: Phase,
+    pub reloads: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub pid: u32,
+    pub version: String,
+    pub config: String,
+    pub started_unix_ms: u64,
+    pub phase: Option<Phase>,
+    pub reloads: u64,
+    /// Outcome of the last reload: "ok: N instance(s)" or the refusal reason.
+    pub last_reload: Option<String>,
+    pub instances: Vec<InstanceStatus>,
+    /// The last transitions of every instance, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// Filled when read, from the load balancer when one runs in this process.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// keepalived's words: MASTER, BACKUP, FAULT, INIT.
+    pub state: String,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    pub vips: Vec<String>,
+    /// Current master as far as this node knows (itself when master).
+    pub master: Option<IpAddr>,
+    pub master_priority: Option<u8>,
+    pub sync_group: Option<String>,
+    pub transitions: u64,
+    pub last_transition: Option<Transition>,
+    pub trackers: Vec<TrackerStatus>,
+    pub counters: Counters,
+    /// Dropped packets by reason (every reason listed, zeros included).
+    pub drops: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+    pub at_unix_ms: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub instance: String,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerStatus {
+    pub name: String,
+    /// `interface` or `script`.
+    pub kind: String,
+    pub up: bool,
+    pub weight: i32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub adverts_rx: u64,
+    pub adverts_tx: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub priority_zero_rx: u64,
+    pub priority_zero_tx: u64,
+    pub lower_prio_ignored: u64,
+    pub dropped: u64,
+}
+
+/// One load-balancer server as the admin page and metrics show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamStatus {
+    pub upstream: String,
+    pub server: String,
+    pub healthy: bool,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// Shared between the VRRP thread (writer) and the ops thread (readers).
+#[derive(Debug)]
+pub struct Hub {
+    snap: Mutex<Snapshot>,
+    epoch: Instant,
+    /// Milliseconds since `epoch` at the VRRP loop's last turn: the watchdog pings only while
+    /// the loop itself is alive, not merely the ops thread.
+    heartbeat_ms: AtomicU64,
+    life: watch::Sender<Lifecycle>,
+}
+
+impl Hub {
+    pub fn new(config: &std::path::Path) -> Hub {
+        let snap = Snapshot {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            config: config.display().to_string(),
+            started_unix_ms: unix_ms(),
+            phase: Some(Phase::Starting),
+            ..Snapshot::default()
+        };
+        let (life, _) = watch::channel(Lifecycle {
+            phase: Phase::Starting,
+            reloads: 0,
+        });
+        Hub {
+            snap: Mutex::new(snap),
+            epoch: Instant::now(),
+            heartbeat_ms: AtomicU64::new(0),
+            life,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Snapshot> {
+        // A panic while holding the lock left plain data behind: still worth showing.
+        self.snap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy for a reader.
+    pub fn snapshot(&self) -> Snapshot {
+        self.lock().clone()
+    }
+
+    pub fn lifecycle(&self) -> watch::Receiver<Lifecycle> {
+        self.life.subscribe()
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        self.lock().phase = Some(phase);
+        self.life.send_modify(|l| l.phase = phase);
+    }
+
+    /// A reload finished (applied or refused): back to Running.
+    pub fn reload_finished(&self, outcome: String) {
+        {
+            let mut s = self.lock();
+            s.reloads += 1;
+            s.last_reload = Some(outcome);
+            s.phase = Some(Phase::Running);
+        }
+        self.life.send_modify(|l| {
+            l.reloads += 1;
+            l.phase = Phase::Running;
+        });
+    }
+
+    #[cfg(test)]
+    pub fn replace_instances_for_test(&self, instances: Vec<InstanceStatus>) {
+        self.lock().instances = instances;
+    }
+
+    /// Called at every turn of the VRRP loop.
+    pub fn beat(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.heartbeat_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the VRRP loop last turned.
+    pub fn heartbeat_age(&self) -> std::time::Duration {
+        let now = self.epoch.elapsed();
+        let beat = std::time::Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed));
+        now.saturating_sub(beat)
+    }
+}
+
+/// What made the state machine step, kept (cheaply) to explain a transition.
+#[derive(Debug, Clone, Copy)]
+pub enum Cause {
+    Startup,
+    Advert {
+        src: IpAddr,
+        priority: u8,
+    },
+    Malformed,
+    Timer,
+    Priority(u8),
+    Fault(bool),
+    /// The sync group moved together (keepalived's sync group transitions).
+    Sync,
+    Shutdown,
+}
+
+impl Cause {
+    pub fn of(input: &Input) -> Cause {
+        match input {
+            Input::Startup => Cause::Startup,
+            Input::Advert { src, advert, .. } => Cause::Advert {
+                src: *src,
+                priority: advert.priority,
+            },
+            Input::Malformed(_) => Cause::Malformed,
+            Input::Timer => Cause::Timer,
+            Input::PriorityChange { effective } => Cause::Priority(*effective),
+            Input::Fault(f) => Cause::Fault(*f),
+            Input::Shutdown => Cause::Shutdown,
+            Input::SyncMaster | Input::SyncBackup => Cause::Sync,
+        }
+    }
+}
+
+/// Why `from` became `to` after `cause`, in an operator's words.
+pub fn reason(cause: Cause, from: State, to: State) -> String {
+    match (cause, to) {
+        (Cause::Startup, State::Master) => "startup (configured MASTER or address owner)".into(),
+        (Cause::Startup, _) => "startup".into(),
+        (Cause::Timer, State::Master) => "no advert within the master down interval".into(),
+        (Cause::Timer, _) => "timer".into(),
+        (Cause::Advert { src, priority: 0 }, _) => format!("master {src} resigned (priority 0)"),
+        (Cause::Advert { src, priority }, State::Backup) if from == State::Master => {
+            format!(
+                "advert from {src} with priority {priority} (higher, or equal and higher address)"
+            )
+        }
+        (Cause::Advert { src, priority }, _) => format!("advert from {src} (priority {priority})"),
+        (Cause::Fault(true), _) => "a tracker or the sync group reported a fault".into(),
+        (Cause::Fault(false), _) => "fault cleared".into(),
+        (Cause::Priority(p), _) => format!("effective priority changed to {p}"),
+        (Cause::Sync, _) => "its sync group changed state".into(),
+        (Cause::Shutdown, _) => "shutdown".into(),
+        (Cause::Malformed, _) => "malformed packet".into(),
+    }
+}
+
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Master => "MASTER",
+        State::Backup => "BACKUP",
+        State::Fault => "FAULT",
+        State::Init => "INIT",
+    }
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Every drop reason with its count, in a fixed order (metrics label values, JSON keys).
+pub fn drop_reasons(d: &Drops) -> [(&'static str, u64); 14] {
+    [
+        ("ttl", d.ttl),
+        ("version", d.version),
+        ("checksum", d.checksum),
+        ("vrid", d.vrid),
+        ("auth_type", d.auth_type),
+        ("auth_fail", d.auth_fail),
+        ("interval", d.interval),
+        ("addr_list", d.addr_list),
+        ("length", d.length),
+        ("packet_type", d.packet_type),
+        ("own", d.own),
+        ("unicast_src", d.unicast_src),
+        ("not_running", d.not_running),
+        ("other", d.other),
+    ]
+}
+
+fn counters(st: &Stats) -> Counters {
+    Counters {
+        adverts_rx: st.adverts_rx,
+        adverts_tx: st.adverts_tx,
+        became_master: st.became_master,
+        released_master: st.released_master,
+        priority_zero_rx: st.priority_zero_rx,
+        priority_zero_tx: st.priority_zero_tx,
+        lower_prio_ignored: st.lower_prio_ignored,
+        dropped: st.dropped_total(),
+    }
+}
+
+/// Copy the fast-changing fields (state, priority, master, counters) of a slot.
+fn refresh(e: &mut InstanceStatus, s: &Slot) {
+    let st = s.inst.stats();
+    e.state = state_name(s.inst.state()).into();
+    e.effective_priority = s.inst.effective_priority();
+    e.master = s.inst.master_addr();
+    e.master_priority = s.inst.master_priority();
+    e.counters = counters(st);
+    for (slot, (_, n)) in e.drops.iter_mut().zip(drop_reasons(&st.drops)) {
+        slot.1 = n;
+    }
+}
+
+/// Everything about a slot, rebuilt (on startup, tracker changes and reloads, not per packet).
+fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
+    let mut e = InstanceStatus {
+        name: s.model.name.clone(),
+        interface: s.io.ifname.clone(),
+        vrid: s.io.vrid(),
+        state: String::new(),
+        base_priority: s.model.priority,
+        effective_priority: 0,
+        vips: s
+            .model
+            .virtual_ipaddress
+            .iter()
+            .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+            .collect(),
+        master: None,
+        master_priority: None,
+        sync_group: s.group.clone(),
+        transitions: old.map_or(0, |o| o.transitions),
+        last_transition: old.and_then(|o| o.last_transition.clone()),
+        trackers: s
+            .trackers()
+            .map(|(kind, t)| TrackerStatus {
+                name: t.name.clone(),
+                kind: kind.into(),
+                up: t.up,
+                weight: t.weight,
+            })
+            .collect(),
+        counters: Counters::default(),
+        drops: drop_reasons(&Drops::default())
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), *v))
+            .collect(),
+    };
+    refresh(&mut e, s);
+    e
+}
+
+/// After a step: update the slot's numbers and record a transition if the state changed.
+pub fn after_step(hub: &Hub, s: &Slot, cause: Cause, before: State) {
+    let after = s.inst.state();
+    let mut snap = hub.lock();
+    let idx = match snap.instances.iter().position(|e| e.name == s.model.name) {
+        Some(i) => i,
+        None => {
+            snap.instances.push(full(s, None));
+            snap.instances.len() - 1
+        }
+    };
+    let Some(e) = snap.instances.get_mut(idx) else {
+        return;
+    };
+    refresh(e, s);
+    if after != before {
+        let t = Transition {
+            from: state_name(before).into(),
+            to: state_name(after).into(),
+            at_unix_ms: unix_ms(),
+            reason: reason(cause, before, after),
+        };
+        e.transitions += 1;
+        e.last_transition = Some(t.clone());
+        let instance = e.name.clone();
+        if snap.timeline.len() >= TIMELINE_LEN {
+            snap.timeline.remove(0);
+        }
+        snap.timeline.push(TimelineEntry {
+            instance,
+            transition: t,
+        });
+    }
+}
+
+/// Rebuild every running slot's entry and forget removed instances (after reconcile/reload).
+pub fn publish_all(hub: &Hub, slots: &[Slot]) {
+    let mut snap = hub.lock();
+    let fresh: Vec<InstanceStatus> = slots
+        .iter()
+        .map(|s| {
+            let old = snap.instances.iter().find(|e| e.name == s.model.name);
+            full(s, old)
+        })
+        .collect();
+    snap.instances = fresh;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taking_over_after_silence_is_explained_by_the_master_down_timer() {
+        let r = reason(Cause::Timer, State::Backup, State::Master);
+        assert!(r.contains("master down interval"), "{r}");
+    }
+
+    #[test]
+    fn yielding_to_a_better_master_names_its_address_and_priority() {
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        let r = reason(
+            Cause::Advert { src, priority: 200 },
+            State::Master,
+            State::Backup,
+        );
+        assert!(r.contains("10.0.0.2") && r.contains("200"), "{r}");
+    }
+
+    #[test]
+    fn a_priority_zero_advert_is_reported_as_the_master_resigning() {
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        let r = reason(
+            Cause::Advert { src, priority: 0 },
+            State::Backup,
+            State::Master,
+        );
+        assert_eq!(r, "master 10.0.0.2 resigned (priority 0)");
+    }
+
+    #[test]
+    fn drop_reasons_list_every_counter_once() {
+        let d = Drops {
+            ttl: 1,
+            other: 14,
+            ..Drops::default()
+        };
+        let all = drop_reasons(&d);
+        let mut names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 14);
+        assert_eq!(all.iter().map(|(_, v)| v).sum::<u64>(), 15);
+    }
+
+    #[test]
+    fn a_finished_reload_is_counted_and_returns_to_running() {
+        let hub = Hub::new(std::path::Path::new("/x.conf"));
+        let rx = hub.lifecycle();
+        hub.set_phase(Phase::Reloading);
+        assert_eq!(rx.borrow().phase, Phase::Reloading);
+        hub.reload_finished("ok".into());
+        assert_eq!(
+            *rx.borrow(),
+            Lifecycle {
+                phase: Phase::Running,
+                reloads: 1
+            }
+        );
+        let s = hub.snapshot();
+        assert_eq!(
+            (s.reloads, s.last_reload.as_deref(), s.phase),
+            (1, Some("ok"), Some(Phase::Running))
+        );
+    }
+
+    #[test]
+    fn the_heartbeat_age_grows_until_the_next_beat() {
+        let hub = Hub::new(std::path::Path::new("/x.conf"));
+        hub.beat();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(hub.heartbeat_age() >= std::time::Duration::from_millis(250));
+        hub.beat();
+        assert!(hub.heartbeat_age() < std::time::Duration::from_millis(250));
+    }
+}
