@@ -25,7 +25,7 @@ pub fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}\
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}\
+h1{font-size:1.4em}h1 .muted{font-size:.7em;font-weight:normal}h2{font-size:1.1em;margin-top:1.5em}\
 table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ccc;padding:.35em .7em;text-align:left}\
 th{background:#eee}.state{font-weight:bold;padding:.15em .5em;border-radius:.3em;color:#fff}\
 .MASTER{background:#2e7d32}.BACKUP{background:#1565c0}.FAULT{background:#c62828}.INIT{background:#757575}\

@@ -13,16 +13,29 @@ use super::status::{Lifecycle, Phase};
 #[derive(Debug, Default)]
 pub struct Notifier {
     told: Option<Phase>,
+    reloads: u64,
 }
 
 impl Notifier {
-    /// Tell systemd about a lifecycle change (`instances` goes into STATUS=).
+    /// Tell systemd about a lifecycle change (`instances` goes into STATUS=). The lifecycle is
+    /// a watch channel, which keeps only the latest value: a reload that finished before we
+    /// looked shows up as a higher reload count, and is still announced as RELOADING, READY.
     pub fn on_change(&mut self, l: Lifecycle, instances: usize) {
-        if self.told == Some(l.phase) {
-            return;
+        let missed_reload = l.reloads > self.reloads
+            && self.told != Some(Phase::Reloading)
+            && l.phase != Phase::Reloading;
+        self.reloads = l.reloads;
+        if missed_reload {
+            self.send(Phase::Reloading, &l, instances);
         }
+        if self.told != Some(l.phase) {
+            self.send(l.phase, &l, instances);
+        }
+    }
+
+    fn send(&mut self, phase: Phase, l: &Lifecycle, instances: usize) {
         let status = format!("{instances} VRRP instance(s), {} reload(s)", l.reloads);
-        let res = match l.phase {
+        let res = match phase {
             Phase::Starting => return,
             Phase::Running => {
                 sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(&status)])
@@ -38,10 +51,10 @@ impl Notifier {
             Phase::Stopping => sd_notify::notify(&[NotifyState::Stopping]),
         };
         match res {
-            Ok(()) => debug!("sd_notify: {:?}", l.phase),
-            Err(e) => warn!("sd_notify {:?}: {e}", l.phase),
+            Ok(()) => debug!("sd_notify: {phase:?}"),
+            Err(e) => warn!("sd_notify {phase:?}: {e}"),
         }
-        self.told = Some(l.phase);
+        self.told = Some(phase);
     }
 
     pub fn stopping_told(&self) -> bool {
