@@ -19,6 +19,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_drift");
 const ADMIN: &str = "127.0.0.1:9477";
 
 fn single(lab: &Lab, dir: &Path, env: &[String]) -> ChildGuard {
+    single_with(lab, dir, env, &[])
+}
+
+fn single_with(lab: &Lab, dir: &Path, env: &[String], extra: &[&str]) -> ChildGuard {
     let vip = lab.addr_v4(110);
     let conf = dir.join("h0.conf");
     std::fs::write(&conf, Instance::new("MASTER", 150, vip).v3("0.1").config()).unwrap();
@@ -41,6 +45,7 @@ fn single(lab: &Lab, dir: &Path, env: &[String]) -> ChildGuard {
         ]
         .map(String::from),
     );
+    args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let child = lab.spawn(0, "env", &args).unwrap();
     assert!(
@@ -148,6 +153,74 @@ fn metrics_and_the_status_page_show_the_instance_state() {
     if let Ok(keep) = std::env::var("DRIFT_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }
+}
+
+#[test]
+fn with_the_proxy_in_process_upstream_servers_show_in_metrics_status_and_page() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let _names = common::NameServer::start(lab.host(0), "h0");
+    let vip = lab.addr_v4(110);
+    let nginx = dir.path().join("nginx.conf");
+    let port = common::NAME_PORT;
+    std::fs::write(
+        &nginx,
+        format!(
+            "stream {{\n  upstream names {{\n    server 127.0.0.1:{port};\n    \
+             health_check interval=100ms timeout=500ms fall=2 rise=2;\n  }}\n  \
+             server {{\n    listen {vip}:80;\n    proxy_pass names;\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let nginx = nginx.to_str().unwrap().to_string();
+    let child = single_with(
+        &lab,
+        dir.path(),
+        &[],
+        &["--proxy", &nginx, "--proxy-workers", "1"],
+    );
+    let answers = lab.host(0).run_in(move || {
+        (0..3)
+            .filter(|_| {
+                let addr = SocketAddr::new(vip.into(), 80);
+                let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+                    return false;
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut out = String::new();
+                s.read_to_string(&mut out).is_ok() && out == "h0"
+            })
+            .count()
+    });
+    assert_eq!(answers, 3, "{}", child.logs());
+    let l = format!("upstream=\"names\",server=\"127.0.0.1:{port}\"");
+    let seen =
+        drift_testkit::wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+            let m = get(&lab, "/metrics");
+            m.contains(&format!("drift_upstream_requests_total{{{l}}} 3"))
+                && m.contains(&format!("drift_upstream_healthy{{{l}}} 1"))
+        });
+    assert!(seen.is_some(), "{}", get(&lab, "/metrics"));
+    let m = get(&lab, "/metrics");
+    assert!(
+        m.contains(&format!("drift_upstream_latency_seconds_count{{{l}}} 3")),
+        "{m}"
+    );
+    let page = get(&lab, "/");
+    assert!(page.contains("<td class=\"up\">healthy</td>"), "{page}");
+    let out = Command::new(BIN)
+        .args([
+            "status",
+            "--json",
+            "--socket",
+            dir.path().join("h0.sock").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["upstreams"][0]["upstream"], "names");
+    assert_eq!(v["upstreams"][0]["requests"], 3);
 }
 
 /// Datagrams received on the fake NOTIFY_SOCKET until `want` shows up (or the timeout).

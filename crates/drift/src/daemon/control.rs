@@ -43,7 +43,14 @@ pub fn bind(path: &Path) -> Result<Option<UnixListener>> {
                 .with_context(|| format!("create {}", dir.display()))?;
         }
     }
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{} exists and is not a socket: not touching it",
+                path.display()
+            );
+        }
         if UnixStream::connect(path).is_ok() {
             warn!(
                 "control socket {} is served by another drift: running without one",
@@ -183,6 +190,15 @@ mod tests {
         drop(l);
         // The file is still there but nobody listens: replaced.
         assert!(bind(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_socket_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        std::fs::write(&path, "data").unwrap();
+        assert!(bind(&path).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
     }
 
     #[test]

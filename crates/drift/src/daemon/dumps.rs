@@ -41,10 +41,24 @@ impl Dump {
 }
 
 /// Write the dump into `dir` (replacing the previous one atomically: a reader never sees half).
+/// `/tmp` is world-writable and we are root: the temporary file is created with O_EXCL after
+/// removing whatever had its name (a planted symlink is removed, not followed), and rename(2)
+/// replaces a symlink at the final name instead of writing through it.
 pub fn write(dir: &Path, dump: Dump, snap: &Snapshot) -> Result<PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(dump.file_name());
     let tmp = dir.join(format!(".{}.tmp", dump.file_name()));
-    std::fs::write(&tmp, dump.render(snap)).with_context(|| format!("write {}", tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))?;
+    f.write_all(dump.render(snap).as_bytes())
+        .with_context(|| format!("write {}", tmp.display()))?;
+    drop(f);
     std::fs::rename(&tmp, &path).with_context(|| format!("rename to {}", path.display()))?;
     Ok(path)
 }
@@ -213,6 +227,7 @@ pub(crate) mod tests {
             config: "/etc/keepalived/keepalived.conf".into(),
             started_unix_ms: 1_700_000_000_000,
             instances: vec![InstanceStatus {
+                slot: 0,
                 name: "VI_1".into(),
                 interface: "eth0".into(),
                 vrid: 51,
@@ -280,5 +295,18 @@ pub(crate) mod tests {
         assert_eq!(p, dir.path().join("drift.stats"));
         let p2 = write(dir.path(), Dump::Stats, &Snapshot::default()).unwrap();
         assert_eq!(std::fs::read_to_string(p2).unwrap(), "");
+    }
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".drift.json.tmp")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("drift.json")).unwrap();
+        write(dir.path(), Dump::Json, &sample()).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let meta = std::fs::symlink_metadata(dir.path().join("drift.json")).unwrap();
+        assert!(meta.is_file());
     }
 }

@@ -56,6 +56,9 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
+    /// The slot it describes (per-packet updates match on this, not on the name).
+    #[serde(skip)]
+    pub slot: u64,
     pub name: String,
     pub interface: String,
     pub vrid: u8,
@@ -330,6 +333,7 @@ fn refresh(e: &mut InstanceStatus, s: &Slot) {
 /// Everything about a slot, rebuilt (on startup, tracker changes and reloads, not per packet).
 fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
     let mut e = InstanceStatus {
+        slot: s.id,
         name: s.model.name.clone(),
         interface: s.io.ifname.clone(),
         vrid: s.io.vrid(),
@@ -370,7 +374,7 @@ fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
 pub fn after_step(hub: &Hub, s: &Slot, cause: Cause, before: State) {
     let after = s.inst.state();
     let mut snap = hub.lock();
-    let idx = match snap.instances.iter().position(|e| e.name == s.model.name) {
+    let idx = match snap.instances.iter().position(|e| e.slot == s.id) {
         Some(i) => i,
         None => {
             snap.instances.push(full(s, None));
