@@ -10,7 +10,9 @@
 //! ```
 //! Rows: keepalived/keepalived and drift/drift with keepalived's settings (check interval 1 s,
 //! fall 2), drift/drift with the fast settings (check interval 0.1 s, fall 2,
-//! `preempt_immediate`), each at advert_int 1 (v2) and 0.1 (v3). `filter` keeps only the rows
+//! `preempt_immediate`), and drift/drift with `drift run --proxy` tracking its upstream's
+//! health (`track_upstream`, TCP check every 0.1 s, fall 2, no script), each at advert_int 1
+//! (v2) and 0.1 (v3). `filter` keeps only the rows
 //! whose label contains it. The drift binary is `$DRIFT_BIN`, else next to the example's
 //! directory. The machine's load average is printed with each row: the figures are wall-clock.
 
@@ -21,7 +23,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::service::{failures_between, CheckScript, Poller, ServiceInstance};
+use common::service::{failures_between, proxy_conf, CheckScript, Poller, ServiceInstance};
 use common::{wait_holders, Daemon, NameServer};
 use drift_testkit::Lab;
 
@@ -34,12 +36,81 @@ enum Peer {
     Drift,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Settings {
+    /// Check every 1 s, fall 2, weight -20 (keepalived's whole-second checks).
+    Keepalived,
+    /// Check every 0.1 s, fall 2, weight -20, `preempt_immediate`.
+    Fast,
+    /// `drift run --proxy`: `track_upstream` on a 0.1 s TCP health check, `preempt_immediate`.
+    Upstream,
+}
+
 struct Row {
-    label: &'static str,
+    label: String,
     peer: Peer,
-    fast: bool,
+    settings: Settings,
     version: u8,
     adv: &'static str,
+}
+
+fn rows() -> Vec<Row> {
+    let mut v = vec![];
+    for (version, adv) in [(2, "1"), (3, "0.1")] {
+        for (peer, settings, what) in [
+            (
+                Peer::Keepalived,
+                Settings::Keepalived,
+                "keepalived/keepalived, keepalived settings",
+            ),
+            (
+                Peer::Drift,
+                Settings::Keepalived,
+                "drift/drift, keepalived settings",
+            ),
+            (Peer::Drift, Settings::Fast, "drift/drift, fast settings"),
+            (
+                Peer::Drift,
+                Settings::Upstream,
+                "drift/drift, track_upstream + preempt_immediate",
+            ),
+        ] {
+            v.push(Row {
+                label: format!("{what}, v{version} advert_int {adv}"),
+                peer,
+                settings,
+                version,
+                adv,
+            });
+        }
+    }
+    v
+}
+
+/// A daemon of a row: the common helper, or `drift run --proxy` with its two config files.
+enum Node {
+    Daemon(Daemon),
+    Proxy(drift_testkit::ChildGuard, Vec<PathBuf>),
+}
+
+impl Node {
+    fn logs(&self) -> String {
+        match self {
+            Node::Daemon(d) => d.logs(),
+            Node::Proxy(c, _) => c.logs(),
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Node::Proxy(c, files) = self {
+            let _ = c.stop(Duration::from_secs(5));
+            for f in files {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
 }
 
 struct Run {
@@ -62,66 +133,15 @@ fn main() {
     };
     let have_keepalived = drift_testkit::require_tool("keepalived");
     println!("drift binary: {}; runs per row: {runs}", bin.display());
-    let rows = [
-        (
-            "keepalived/keepalived, keepalived settings, v2 advert_int 1",
-            Peer::Keepalived,
-            false,
-            2,
-            "1",
-        ),
-        (
-            "drift/drift, keepalived settings, v2 advert_int 1",
-            Peer::Drift,
-            false,
-            2,
-            "1",
-        ),
-        (
-            "drift/drift, fast settings, v2 advert_int 1",
-            Peer::Drift,
-            true,
-            2,
-            "1",
-        ),
-        (
-            "keepalived/keepalived, keepalived settings, v3 advert_int 0.1",
-            Peer::Keepalived,
-            false,
-            3,
-            "0.1",
-        ),
-        (
-            "drift/drift, keepalived settings, v3 advert_int 0.1",
-            Peer::Drift,
-            false,
-            3,
-            "0.1",
-        ),
-        (
-            "drift/drift, fast settings, v3 advert_int 0.1",
-            Peer::Drift,
-            true,
-            3,
-            "0.1",
-        ),
-    ];
     let mut table = vec![];
-    for (label, peer, fast, version, adv) in rows {
-        if !label.contains(&filter) {
+    for row in rows() {
+        if !row.label.contains(&filter) {
             continue;
         }
-        if peer == Peer::Keepalived && !have_keepalived {
-            println!("{label}: skipped (keepalived not installed)");
+        if row.peer == Peer::Keepalived && !have_keepalived {
+            println!("{}: skipped (keepalived not installed)", row.label);
             continue;
         }
-        let row = Row {
-            label,
-            peer,
-            fast,
-            version,
-            adv,
-        };
         let load0 = loadavg();
         let results = bench_row(&bin, &row, runs);
         let line = summarize(&row, &results, runs, &load0);
@@ -159,11 +179,32 @@ fn start(
     host: usize,
     inst: &ServiceInstance,
     script: &CheckScript,
-) -> Daemon {
+) -> Node {
     let conf = inst.config(&script.path);
-    match row.peer {
-        Peer::Keepalived => Daemon::start_keepalived(lab, host, &conf),
-        Peer::Drift => Daemon::start_as_drift(bin, lab, host, &conf),
+    match (row.peer, row.settings) {
+        (Peer::Keepalived, _) => Node::Daemon(Daemon::start_keepalived(lab, host, &conf)),
+        (Peer::Drift, Settings::Upstream) => {
+            let base = std::env::temp_dir().join(format!(
+                "drift-sfb-{}-{}-h{host}",
+                std::process::id(),
+                lab.id()
+            ));
+            let (k, n) = (base.with_extension("conf"), base.with_extension("nginx"));
+            let written = std::fs::write(&k, &conf).and_then(|_| std::fs::write(&n, proxy_conf()));
+            if let Err(e) = written {
+                panic!("write {}: {e}", base.display());
+            }
+            let (ks, ns) = (
+                k.to_string_lossy().into_owned(),
+                n.to_string_lossy().into_owned(),
+            );
+            let args = ["run", "-f", &ks, "--proxy", &ns, "--proxy-workers", "1"];
+            let child = lab
+                .spawn(host, &bin.to_string_lossy(), &args)
+                .unwrap_or_else(|e| panic!("spawn drift --proxy in host {host}: {e}"));
+            Node::Proxy(child, vec![k, n])
+        }
+        (Peer::Drift, _) => Node::Daemon(Daemon::start_as_drift(bin, lab, host, &conf)),
     }
 }
 
@@ -182,8 +223,10 @@ fn bench_row(bin: &Path, row: &Row, runs: usize) -> Vec<Run> {
         if row.version == 3 {
             i = i.v3(row.adv);
         }
-        if row.fast {
-            i = i.fast();
+        match row.settings {
+            Settings::Keepalived => {}
+            Settings::Fast => i = i.fast(),
+            Settings::Upstream => i = i.upstream(),
         }
         i
     };

@@ -227,6 +227,9 @@ pub struct ServiceInstance {
     pub fall: u32,
     pub weight: i32,
     pub fast: bool,
+    /// Track the proxy's upstream group `web` (`track_upstream`, drift's load balancer health)
+    /// instead of the script; see [`proxy_conf`].
+    pub upstream: bool,
     pub vip: Ipv4Addr,
 }
 
@@ -242,6 +245,7 @@ impl ServiceInstance {
             fall: 2,
             weight: -20,
             fast: false,
+            upstream: false,
             vip,
         }
     }
@@ -259,7 +263,22 @@ impl ServiceInstance {
         self
     }
 
+    /// The fast settings with the proxy's health check as the tracker: no script at all.
+    pub fn upstream(mut self) -> Self {
+        self = self.fast();
+        self.upstream = true;
+        self
+    }
+
     pub fn config(&self, script: &Path) -> String {
+        let track = if self.upstream {
+            format!(
+                "    track_upstream {{\n        web weight {}\n    }}\n",
+                self.weight
+            )
+        } else {
+            "    track_script {\n        chk_web\n    }\n".to_string()
+        };
         let fast = if self.fast {
             "    preempt_immediate\n"
         } else {
@@ -271,8 +290,7 @@ impl ServiceInstance {
              fall {fall}\n    rise 1\n    weight {weight}\n}}\n\n\
              vrrp_instance VI_1 {{\n    state {state}\n    interface {iface}\n    \
              virtual_router_id 51\n    priority {prio}\n    advert_int {adv}\n{fast}    \
-             track_script {{\n        chk_web\n    }}\n    \
-             virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
+             {track}    virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
             version = self.version,
             script = script.display(),
             interval = self.check_interval,
@@ -285,4 +303,16 @@ impl ServiceInstance {
             vip = self.vip,
         )
     }
+}
+
+/// `drift run --proxy` configuration for [`ServiceInstance::upstream`]: a stream upstream `web`
+/// on the host's own web server, TCP-checked every 100 ms (fall 2, like the fast script), and a
+/// listener on loopback only (the client keeps asking the web server directly through the VIP,
+/// so every row measures the same path).
+pub fn proxy_conf() -> String {
+    format!(
+        "stream {{\n  upstream web {{\n    server 127.0.0.1:{NAME_PORT};\n    \
+         health_check interval=100ms timeout=500ms fall=2 rise=1;\n  }}\n  \
+         server {{\n    listen 127.0.0.1:18080;\n    proxy_pass web;\n  }}\n}}\n"
+    )
 }
