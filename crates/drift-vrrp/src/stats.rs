@@ -17,6 +17,9 @@ pub struct Stats {
     pub lower_prio_ignored: u64,
     /// Lower-priority adverts that armed an immediate takeover (`preempt_immediate`).
     pub lower_prio_preempt: u64,
+    /// Master_Down timers handled late (the daemon or the machine stalled) that were given one
+    /// more advert interval instead of taking over at once (see `timers::stall_grace`).
+    pub stall_graces: u64,
     pub drops: Drops,
 }
 

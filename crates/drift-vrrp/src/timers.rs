@@ -56,6 +56,26 @@ impl Timers {
     }
 }
 
+/// A Master_Down timer handled later than this after its deadline means the caller did not run
+/// for a while (a stall of the daemon, or of the whole machine). Timer wake-ups are normally
+/// late by well under a millisecond (tokio's timer rounds up to the next millisecond).
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(2);
+
+/// Extra wait granted once when the Master_Down timer is handled late (not in the RFC; see
+/// issue 9). Kernel receive timestamps cover a stall of the daemon alone, but when the whole
+/// machine stalls the link itself was not watched, and on a VM both peers stall together: the
+/// silence on the wire is then ours, not the master's. One advert interval plus skew after
+/// resuming is enough for a live master's next advert to arrive, and keeps the backups'
+/// priority order. `None` when the timer was on time (a real master death is unaffected).
+pub fn stall_grace(
+    due_at: Instant,
+    now: Instant,
+    master_adver_int: Duration,
+    skew: Duration,
+) -> Option<Duration> {
+    (now.saturating_duration_since(due_at) > LATE_TOLERANCE).then_some(master_adver_int + skew)
+}
+
 /// Skew makes the highest-priority backup take over first, so backups do not all claim the VIP
 /// together. RFC 3768 §6.1: `(256 - Priority) / 256` seconds, whatever the interval. RFC 5798
 /// §6.1: `((256 - Priority) * Master_Adver_Interval) / 256`, scaled by the *master's* advertised
@@ -125,6 +145,20 @@ mod tests {
             skew(Version::V3, 255, Duration::from_millis(256)),
             Duration::from_millis(1)
         );
+    }
+
+    #[test]
+    fn an_on_time_master_down_gets_no_grace_and_a_late_one_gets_an_interval_plus_skew() {
+        let t0 = Instant::now();
+        let (iv, sk) = (Duration::from_millis(10), Duration::from_micros(6_133));
+        assert_eq!(stall_grace(t0, t0, iv, sk), None);
+        assert_eq!(stall_grace(t0, t0 + LATE_TOLERANCE, iv, sk), None);
+        assert_eq!(
+            stall_grace(t0, t0 + Duration::from_millis(40), iv, sk),
+            Some(iv + sk)
+        );
+        // A `now` before the deadline (early wake-up) is not late.
+        assert_eq!(stall_grace(t0 + iv, t0, iv, sk), None);
     }
 
     #[test]

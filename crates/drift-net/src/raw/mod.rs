@@ -92,6 +92,11 @@ pub struct VrrpSocketConfig {
     /// joined on an interface gets a copy of every VRRP packet there; with 100 instances each
     /// socket would wake its reader 100 times per advert interval for packets it then discards.
     pub vrid_filter: Option<u8>,
+    /// Receive buffer size (SO_RCVBUFFORCE when permitted, else SO_RCVBUF capped by
+    /// `net.core.rmem_max`). A receiver that serves many instances must hold every advert that
+    /// arrives while its reader is stalled: 100 instances at 10 ms are 1,000 packets in 100 ms,
+    /// several times the default 208 KiB; a dropped advert cannot be judged by its arrival time.
+    pub rcvbuf: Option<usize>,
 }
 
 impl VrrpSocketConfig {
@@ -104,7 +109,14 @@ impl VrrpSocketConfig {
             join_multicast: true,
             kernel_checksum_v6: true,
             vrid_filter: None,
+            rcvbuf: None,
         }
+    }
+
+    /// See [`VrrpSocketConfig::rcvbuf`].
+    pub fn with_rcvbuf(mut self, bytes: usize) -> Self {
+        self.rcvbuf = Some(bytes);
+        self
     }
 
     /// See [`VrrpSocketConfig::vrid_filter`].

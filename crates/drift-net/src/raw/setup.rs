@@ -70,6 +70,9 @@ pub(super) fn open_rx(cfg: &VrrpSocketConfig) -> Result<Socket> {
             }
         }
     }
+    if let Some(bytes) = cfg.rcvbuf {
+        set_rcvbuf(&s, bytes).ctx("SO_RCVBUF", name)?;
+    }
     if let Some(vrid) = cfg.vrid_filter {
         s.attach_filter(&vrid_filter(cfg.family, vrid))
             .ctx("SO_ATTACH_FILTER (vrid)", name)?;
@@ -152,6 +155,13 @@ pub(super) fn open_tx(cfg: &VrrpSocketConfig) -> Result<Socket> {
     }
     attach_drop_all_filter(&s).ctx("SO_ATTACH_FILTER (drop all)", name)?;
     Ok(s)
+}
+
+/// SO_RCVBUFFORCE (CAP_NET_ADMIN, ignores `rmem_max`), falling back to SO_RCVBUF.
+fn set_rcvbuf(s: &Socket, bytes: usize) -> io::Result<()> {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    setsockopt_int(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v)
+        .or_else(|_| setsockopt_int(s, libc::SOL_SOCKET, libc::SO_RCVBUF, v))
 }
 
 fn setsockopt_int(

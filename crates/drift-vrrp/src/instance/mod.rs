@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::config::{InitialState, InstanceConfig};
 use crate::policy;
 use crate::stats::Stats;
-use crate::timers::{master_down_interval, skew, TimerKind, Timers};
+use crate::timers::{master_down_interval, skew, stall_grace, TimerKind, Timers};
 use crate::wire::{Advert, WireError};
 
 /// RFC 5798 §6.1 priority values.
@@ -105,6 +105,8 @@ pub struct Instance {
     garp_delay_count: u32,
     /// keepalived `wantstate == MASTER` of a sync group member held back in backup.
     wants_master: bool,
+    /// A late Master_Down expiry was already given its grace (once per silence of the master).
+    stall_graced: bool,
     timers: Timers,
     stats: Stats,
     last_now: Instant,
@@ -132,6 +134,7 @@ impl Instance {
             preempt_hold_until: None,
             garp_delay_count: 0,
             wants_master: false,
+            stall_graced: false,
             timers: Timers::default(),
             stats: Stats::default(),
             last_now: now,
@@ -226,6 +229,7 @@ impl Instance {
         self.wants_master = false;
         self.master_addr = None;
         self.master_adver_int = self.adver_int();
+        self.stall_graced = false;
         self.timers.stop_all();
         self.timers.set(
             TimerKind::MasterDown,
@@ -275,6 +279,7 @@ impl Instance {
             self.master_addr = Some(src);
             self.master_priority = a.priority;
             self.wants_master = false;
+            self.stall_graced = false;
             if !self.cfg.preempt_delay.is_zero() {
                 if a.priority > self.effective_priority {
                     self.preempt_time = None;
@@ -341,7 +346,10 @@ impl Instance {
                 continue;
             }
             match (kind, self.state) {
-                (TimerKind::MasterDown, State::Backup) => self.master_down_expired(now, out),
+                (TimerKind::MasterDown, State::Backup) => match self.grace(was_due_at, now) {
+                    Some(g) => self.timers.set(TimerKind::MasterDown, now + g),
+                    None => self.master_down_expired(now, out),
+                },
                 (TimerKind::Advert, State::Master) => {
                     self.send_advert(self.effective_priority, out);
                     let next = next_on_schedule(was_due_at, now, self.adver_int());
@@ -362,6 +370,19 @@ impl Instance {
                 _ => {} // stale timer from a previous state: already disarmed
             }
         }
+    }
+
+    /// A late Master_Down expiry while following a live master gets one grace period (see
+    /// `timers::stall_grace`); not after a priority-0 advert (the master said it left) nor
+    /// before any master was heard.
+    fn grace(&mut self, due_at: Option<Instant>, now: Instant) -> Option<Duration> {
+        if self.stall_graced || self.master_addr.is_none() {
+            return None;
+        }
+        let g = stall_grace(due_at?, now, self.master_adver_int, self.skew())?;
+        self.stall_graced = true;
+        self.stats.stall_graces += 1;
+        Some(g)
     }
 
     /// RFC 5798 §6.4.2 transition to Master. The order matches keepalived on the wire (see the

@@ -478,3 +478,59 @@ fn a_stall_longer_than_an_interval_restarts_the_schedule_without_a_burst() {
     assert_eq!(super::next_on_schedule(Some(t0), late, iv), late + iv);
     assert_eq!(super::next_on_schedule(None, late, iv), late + iv);
 }
+
+#[test]
+fn a_late_master_down_while_following_a_master_waits_one_more_interval_then_takes_over() {
+    let mut h = H::new(cfg(100));
+    h.peer_advert(ms(0), "10.0.0.2", 150);
+    let due = h.deadline();
+    // Handled 40 ms late (the daemon or the machine stalled): no takeover yet.
+    assert!(h.feed(due + ms(40), Input::Timer).is_empty());
+    assert_eq!(h.i.state(), State::Backup);
+    assert_eq!(h.i.stats().stall_graces, 1);
+    // v2: one advert interval (1 s) plus skew (609.375 ms) from when it ran again.
+    assert_eq!(
+        h.deadline(),
+        due + ms(40) + Duration::from_micros(1_609_375)
+    );
+    // Still silent then, even if that expiry is late too: the master is gone.
+    h.feed(h.deadline() + ms(40), Input::Timer);
+    assert_eq!(h.i.state(), State::Master);
+}
+
+#[test]
+fn an_advert_arriving_during_the_grace_keeps_the_backup_and_rearms_the_grace() {
+    let mut h = H::new(cfg(100));
+    h.peer_advert(ms(0), "10.0.0.2", 150);
+    let due = h.deadline();
+    h.feed(due + ms(40), Input::Timer);
+    h.peer_advert(due + ms(45), "10.0.0.2", 150);
+    assert_eq!(h.i.state(), State::Backup);
+    // The next silence gets its own grace.
+    let due2 = h.deadline();
+    assert!(h.feed(due2 + ms(40), Input::Timer).is_empty());
+    assert_eq!(h.i.stats().stall_graces, 2);
+}
+
+#[test]
+fn no_grace_on_time_nor_after_priority_zero_nor_before_any_master_was_heard() {
+    // On time (within the tolerance): take over.
+    let mut h = H::new(cfg(100));
+    h.peer_advert(ms(0), "10.0.0.2", 150);
+    let due = h.deadline();
+    h.feed(due + ms(1), Input::Timer);
+    assert_eq!(h.i.state(), State::Master);
+    // The master said it is leaving: a late skew timer still takes over.
+    let mut h = H::new(cfg(100));
+    h.peer_advert(ms(0), "10.0.0.2", 150);
+    h.peer_advert(ms(10), "10.0.0.2", 0);
+    let due = h.deadline();
+    h.feed(due + ms(500), Input::Timer);
+    assert_eq!(h.i.state(), State::Master);
+    // Startup without any master: a late first expiry takes over too.
+    let mut h = H::new(cfg(100));
+    let due = h.deadline();
+    h.feed(due + ms(500), Input::Timer);
+    assert_eq!(h.i.state(), State::Master);
+    assert_eq!(h.i.stats().stall_graces, 0);
+}

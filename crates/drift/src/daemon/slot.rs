@@ -32,7 +32,14 @@ pub struct Ctx {
     pub shared: RefCell<Vec<(u32, bool)>>,
     /// What `drift status`, dumps and metrics read (written after each step).
     pub status: Arc<super::status::Hub>,
+    /// The shared receivers' sockets, same order as `shared`, so that the VRRP loop can drain
+    /// them itself before it judges a master-down timer (see `vrrp_thread::Daemon::drain`).
+    pub shared_socks: RefCell<Vec<Arc<AsyncVrrpSocket>>>,
 }
+
+/// Receive buffer of a shared receiver: room for about a second of adverts from 100
+/// instances at 10 ms (a raw IPv4 advert costs about 800 bytes of buffer on a veth).
+const SHARED_RCVBUF: usize = 8 << 20;
 
 /// Reader ids at and above this are shared receivers, not slots.
 pub const SHARED_BASE: u64 = 1 << 63;
@@ -153,12 +160,15 @@ fn ensure_shared_reader(cx: &Ctx, io: &InstanceIo) -> Result<()> {
         return Ok(());
     }
     let family = if key.1 { Family::V6 } else { Family::V4 };
-    let cfg = VrrpSocketConfig::new(family, io.ifname.clone(), io.ifindex).with_src(io.primary);
+    let cfg = VrrpSocketConfig::new(family, io.ifname.clone(), io.ifindex)
+        .with_src(io.primary)
+        .with_rcvbuf(SHARED_RCVBUF);
     let sock =
         VrrpSocket::open(cfg).with_context(|| format!("shared VRRP receiver on {}", io.ifname))?;
     let sock = Arc::new(AsyncVrrpSocket::new(sock).context("register shared VRRP receiver")?);
     let id = SHARED_BASE + shared.len() as u64;
     shared.push(key);
+    cx.shared_socks.borrow_mut().push(sock.clone());
     // Detached on purpose: it serves every instance on this interface for the daemon's life.
     drop(spawn_reader(
         id,
@@ -196,6 +206,12 @@ fn spawn_reader(
 
 /// Feed one input and carry out the resulting actions.
 pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
+    step_at(cx, s, Instant::now(), input, out).await;
+}
+
+/// [`step`] at a given time: an advert is judged by when the kernel received it, not when the
+/// VRRP thread got to it (RFC 5798 §6.4.2 resets Master_Down_Timer on receipt).
+pub async fn step_at(cx: &Ctx, s: &mut Slot, now: Instant, input: Input, out: &mut Vec<Action>) {
     let (cause, state_before) = (super::status::Cause::of(&input), s.inst.state());
     out.clear();
     let before = s.inst.stats().drops;
@@ -204,7 +220,7 @@ pub async fn step(cx: &Ctx, s: &mut Slot, input: Input, out: &mut Vec<Action>) {
         Input::Advert { src, .. } => (Some(*src), false),
         i => (None, *i == Input::Shutdown),
     };
-    s.inst.handle(Instant::now(), input, out);
+    s.inst.handle(now, input, out);
     let grown = super::drops::grown(&before, &s.inst.stats().drops);
     if !grown.is_empty() {
         debug!(

@@ -96,6 +96,7 @@ async fn run(
             pkt_tx,
             shared: Default::default(),
             status,
+            shared_socks: Default::default(),
         },
         slots: Vec::new(),
         next_id: 0,
@@ -142,6 +143,13 @@ async fn run(
             }
         }
         let now = Instant::now();
+        if d.master_down_due(now) {
+            // Judge the master only after every advert that arrived before `now` is applied:
+            // after a stall of this thread they are still queued (in the channel or in the
+            // sockets, with the kernel's receive time), and a stall of drift itself is no
+            // evidence that the master died.
+            d.drain(&mut pkt_rx).await;
+        }
         for s in &mut d.slots {
             if s.inst.next_deadline().is_some_and(|t| t <= now) {
                 slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
@@ -202,8 +210,52 @@ const IDLE_WAKE: Duration = Duration::from_secs(1);
 
 /// Packets handled before the timers get their turn again.
 const MAX_PACKETS_PER_TURN: usize = 256;
+/// Packets a drain reads from one socket at most (a flood must not keep it there forever).
+const MAX_DRAIN_PER_SOCKET: usize = 16_384;
 
 impl Daemon {
+    /// Whether some backup's Master_Down timer is due at `now`.
+    fn master_down_due(&self, now: Instant) -> bool {
+        self.slots.iter().any(|s| {
+            s.inst.state() == drift_vrrp::State::Backup
+                && s.inst.next_deadline().is_some_and(|t| t <= now)
+        })
+    }
+
+    /// Apply everything received so far: the channel first (older), then whatever is still in
+    /// the shared receivers and the instances' own sockets, read here without waiting.
+    async fn drain(&mut self, pkt_rx: &mut UnboundedReceiver<(u64, Received)>) {
+        while let Ok((id, pkt)) = pkt_rx.try_recv() {
+            self.on_packet(id, &pkt).await;
+        }
+        let shared: Vec<_> = self.cx.shared_socks.borrow().clone();
+        let own: Vec<_> = self
+            .slots
+            .iter()
+            .filter(|s| !s.io.shared_rx)
+            .map(|s| (s.id, s.io.socket.clone()))
+            .collect();
+        let socks = shared
+            .into_iter()
+            .enumerate()
+            .map(|(n, sock)| (slot::SHARED_BASE + n as u64, sock))
+            .chain(own);
+        let mut buf = Vec::new();
+        for (id, sock) in socks {
+            let mut read = 0;
+            while read < MAX_DRAIN_PER_SOCKET {
+                buf.clear();
+                match sock.get_ref().recv_batch(64, &mut buf) {
+                    Ok((0, 0)) | Err(_) => break,
+                    Ok((n, bad)) => read += n + bad,
+                }
+                for pkt in &buf {
+                    self.on_packet(id, pkt).await;
+                }
+            }
+        }
+    }
+
     async fn on_packet(&mut self, id: u64, pkt: &Received) {
         let target = if id >= slot::SHARED_BASE {
             // A shared receiver: hand the advert to the instance with its VRID on that link.
@@ -224,7 +276,8 @@ impl Daemon {
         };
         if let Some(s) = target {
             if let Some(input) = slot::packet_input(s.io.vrid(), pkt) {
-                slot::step(&self.cx, s, input, &mut self.out).await;
+                let arrived = pkt.time.kernel_instant();
+                slot::step_at(&self.cx, s, arrived, input, &mut self.out).await;
             }
         }
     }
