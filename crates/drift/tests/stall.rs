@@ -101,6 +101,44 @@ fn a_backup_frozen_for_100_ms_while_the_master_advertises_does_not_take_over() {
     drop(master);
 }
 
+/// Scheduling policy of `pid`'s thread named `vrrp` (field 41 of its stat: 0 normal, 2 RR).
+fn vrrp_thread_policy(pid: u32) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "vrrp" {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            let rest = stat.rsplit_once(')')?.1;
+            return rest.split_whitespace().nth(38)?.parse().ok();
+        }
+    }
+    None
+}
+
+#[test]
+fn the_vrrp_thread_runs_real_time_and_sigxcpu_demotes_it_instead_of_killing_the_daemon() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(2).client(false).build().expect("lab");
+    let (master, mut backup) = pair(&lab);
+    let pid = backup.child.pid();
+    assert_eq!(vrrp_thread_policy(master.child.pid()), Some(2));
+    assert_eq!(vrrp_thread_policy(pid), Some(2), "{}", backup.logs());
+    // What the kernel sends when the soft RLIMIT_RTTIME is used up (its default action would
+    // kill the process). The backup, judging by arrival times, is fine at normal priority.
+    backup.child.signal(Signal::SIGXCPU).expect("SIGXCPU");
+    let normal = wait_until(Duration::from_secs(2), Duration::from_millis(10), || {
+        vrrp_thread_policy(pid) == Some(0)
+    });
+    assert!(normal.is_some(), "not demoted\n{}", backup.logs());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        backup.child.try_wait().ok().flatten().is_none(),
+        "backup died"
+    );
+    assert!(backup.logs().contains("SIGXCPU"), "{}", backup.logs());
+    assert_eq!(backup.master_entries(), 0, "{}", backup.logs());
+}
+
 /// Time until the backup holds every VIP, from `t0`.
 fn takeover(lab: &Lab, t0: Instant, bound: Duration) -> Option<Duration> {
     let all = usize::from(INSTANCES);

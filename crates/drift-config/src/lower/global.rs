@@ -96,7 +96,8 @@ pub fn lower_global(node: &Node, cx: &mut Cx, g: &mut GlobalDefs) {
             "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(n),
             "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(n),
             "vrrp_strict" => g.vrrp_strict = cx.flag(n),
-            "vrrp_rt_priority" => g.vrrp_rt_priority = cx.int(n, 1, 99).map(|v| v as i32),
+            // 0 is drift's "stay at normal priority" (it runs SCHED_RR 1 when unset).
+            "vrrp_rt_priority" => g.vrrp_rt_priority = cx.int(n, 0, 99).map(|v| v as i32),
             "vrrp_priority" => g.vrrp_priority = cx.int(n, -20, 19).map(|v| v as i32),
             "vrrp_startup_delay" => g.vrrp_startup_delay = cx.secs(n),
             _ => cx.raw_or_unknown(n, "global_defs", GLOBAL, &mut g.extra),

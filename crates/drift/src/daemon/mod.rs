@@ -11,6 +11,7 @@ pub mod control;
 mod drops;
 mod dumps;
 mod io;
+mod log_writer;
 mod mapping;
 pub mod metrics;
 pub mod ops;
@@ -52,6 +53,13 @@ pub struct RunOptions {
 
 pub fn run(opts: RunOptions) -> Result<()> {
     init_logging(&opts.log_level, opts.log_json)?;
+    let r = run_logged(&opts);
+    // Lines still queued for the log writer thread are written before the process exits.
+    log_writer::flush();
+    r
+}
+
+fn run_logged(opts: &RunOptions) -> Result<()> {
     let loaded = drift_config::load(&opts.config).map_err(|e| anyhow!("{e}"))?;
     if !loaded.warnings.is_empty() {
         warn!("{}", loaded.rendered_warnings.trim_end());
@@ -108,12 +116,14 @@ fn filter_for(level: &str) -> Result<EnvFilter> {
 }
 
 /// tracing to stderr (the journal takes stderr under systemd), without colours unless stderr
-/// is a terminal; or JSON lines for log shippers.
+/// is a terminal; or JSON lines for log shippers. Lines go through a writer thread so that
+/// logging never blocks the VRRP thread (see [`log_writer`]).
 fn init_logging(level: &str, json: bool) -> Result<()> {
     let filter = filter_for(level)?;
+    let writer = log_writer::stderr().context("start the log writer thread")?;
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false);
     let r = if json {
         b.json().with_current_span(false).try_init()

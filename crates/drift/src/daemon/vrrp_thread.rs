@@ -45,7 +45,16 @@ pub fn spawn(
         .name("vrrp".into())
         .spawn(move || {
             let g = &config.global_defs;
-            sched::apply(g.vrrp_rt_priority, g.vrrp_priority);
+            let rttime = g
+                .extra
+                .iter()
+                .find(|e| e.key == "vrrp_rlimit_rttime")
+                .and_then(|e| e.args.first()?.parse().ok());
+            sched::apply(sched::Policy::from_config(
+                g.vrrp_rt_priority,
+                rttime,
+                g.vrrp_priority,
+            ));
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -143,6 +152,7 @@ async fn run(
             }
         }
         let now = Instant::now();
+        sched::check(now);
         if d.master_down_due(now) {
             // Judge the master only after every advert that arrived before `now` is applied:
             // after a stall of this thread they are still queued (in the channel or in the
