@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::config::{InitialState, InstanceConfig};
 use crate::policy;
 use crate::stats::Stats;
-use crate::timers::{master_down_interval, skew, stall_grace, TimerKind, Timers};
+use crate::timers::{master_down_interval, skew, TimerKind, Timers};
 use crate::wire::{Advert, WireError};
 
 /// RFC 5798 §6.1 priority values.
@@ -372,19 +372,6 @@ impl Instance {
         }
     }
 
-    /// A late Master_Down expiry while following a live master gets one grace period (see
-    /// `timers::stall_grace`); not after a priority-0 advert (the master said it left) nor
-    /// before any master was heard.
-    fn grace(&mut self, due_at: Option<Instant>, now: Instant) -> Option<Duration> {
-        if self.stall_graced || self.master_addr.is_none() {
-            return None;
-        }
-        let g = stall_grace(due_at?, now, self.master_adver_int, self.skew())?;
-        self.stall_graced = true;
-        self.stats.stall_graces += 1;
-        Some(g)
-    }
-
     /// RFC 5798 §6.4.2 transition to Master. The order matches keepalived on the wire (see the
     /// takeover captures): advert first, so other backups stand down, then the VIPs, then
     /// gratuitous ARP/NA (which need the VIPs in place), then notify.
@@ -500,6 +487,7 @@ impl Instance {
     }
 }
 
+mod stall;
 pub mod sync;
 #[cfg(test)]
 mod tests;
