@@ -269,3 +269,24 @@ fn values_starting_with_at_survive_print_and_parse() {
     let back = parse_str("at.conf", &printed).model.expect("valid");
     assert_eq!(back.global_defs.notification_email, ["@ops"]);
 }
+
+/// keepalived.conf(5): `virtual_ipaddress_excluded` "can also be used if you want to be able to
+/// add a mixture of IPv4 and IPv6 addresses"; only the advertised VIPs share the family.
+#[test]
+fn excluded_vips_may_mix_families_but_advertised_ones_may_not() {
+    let conf = |excluded: &str| {
+        format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 1\n \
+             virtual_ipaddress {{\n  fd00::1/128\n }}\n \
+             virtual_ipaddress_excluded {{\n  {excluded}\n }}\n}}\n"
+        )
+    };
+    let c = parse_str("mixed.conf", &conf("10.0.0.1/32"));
+    assert!(c.errors.is_empty(), "{}", c.render());
+    let m = c.model.expect("valid");
+    assert_eq!(m.instances[0].family, Family::Inet6);
+    assert_eq!(m.instances[0].virtual_ipaddress_excluded.len(), 1);
+    let bad = "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n \
+               virtual_ipaddress {\n  fd00::1/128\n  10.0.0.1/32\n }\n}\n";
+    assert!(!parse_str("bad.conf", bad).errors.is_empty());
+}

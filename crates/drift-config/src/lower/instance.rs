@@ -257,7 +257,10 @@ fn complete(i: &mut VrrpInstance, w: &Written, cx: &mut Cx, config: &Config, nam
             Family::Inet6
         };
     }
-    for (v, at) in all.zip(&w.vip_spans) {
+    // keepalived.conf(5): virtual_ipaddress_excluded "can also be used if you want to be able
+    // to add a mixture of IPv4 and IPv6 addresses", so only the advertised VIPs must match.
+    let advertised = i.virtual_ipaddress.len();
+    for (v, at) in all.zip(&w.vip_spans).take(advertised) {
         if v.addr.is_ipv4() != (i.family == Family::Inet) {
             cx.error(*at, format!("{}: VIP {} is not the instance's address family (all VIPs of an instance must be IPv4 or all IPv6)", i.name, v.addr));
         }

@@ -7,10 +7,12 @@
 mod addr;
 mod events;
 mod link;
+mod route;
 
 pub use addr::{AddOutcome, AddrEntry, AddrScope, AddressSpec, DelOutcome};
 pub use events::{subscribe, NetEvent, NetEvents};
 pub use link::{Link, OperState};
+pub use route::{RouteKind, RouteScopeSpec, RouteSpec};
 
 use crate::{Error, Result};
 

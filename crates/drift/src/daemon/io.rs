@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use drift_model::{Vip, VrrpInstance};
 use drift_net::garp::{FrameSender, NaSender};
-use drift_net::netlink::{AddrScope, AddressSpec, DelOutcome, Netlink};
+use drift_net::netlink::{AddrScope, AddressSpec, DelOutcome, Netlink, RouteSpec};
 use drift_net::raw::{
     if_index, AsyncVrrpSocket, Family, VrrpSocket, VrrpSocketConfig, VRRP_GROUP_V4, VRRP_GROUP_V6,
 };
@@ -38,6 +38,8 @@ pub struct InstanceIo {
     /// Multicast group, or empty when unicast peers are configured.
     pub destinations: Vec<IpAddr>,
     pub vips: Vec<VipOnLink>,
+    /// `virtual_routes`, added after the VIPs and removed with them.
+    pub routes: Vec<RouteSpec>,
     /// Multicast adverts reach this instance through the interface's shared receiver.
     pub shared_rx: bool,
     /// `unicast_fault_no_peer` without any `unicast_peer`: FAULT for good (keepalived ≥ 2.2.4),
@@ -122,6 +124,12 @@ impl InstanceIo {
         {
             vips.push(resolve_vip(v, &ifname, link.index)?);
         }
+        let routes = vi
+            .virtual_routes
+            .iter()
+            .map(|w| resolve_route(w))
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("VRRP_Instance({})", vi.name))?;
         let mac = link
             .mac
             .as_deref()
@@ -152,6 +160,7 @@ impl InstanceIo {
             socket,
             destinations,
             vips,
+            routes,
             shared_rx,
             no_peer_fault,
             mac,
@@ -186,6 +195,7 @@ impl InstanceIo {
                 ),
             }
         }
+        self.remove_routes(nl).await;
     }
 
     /// Carry out the actions in order (the state machine relies on it). The transition is
@@ -199,7 +209,10 @@ impl InstanceIo {
         for a in actions {
             match a {
                 Action::SendAdvert(adv) => self.send_advert(adv),
-                Action::AddVips => self.add_vips(nl).await,
+                Action::AddVips => {
+                    self.add_vips(nl).await;
+                    self.add_routes(nl).await;
+                }
                 Action::RemoveVips => self.remove_vips(nl).await,
                 Action::SendGratuitous { count } => self.send_gratuitous(*count),
                 Action::Notify { .. } | Action::WantMaster => {}
@@ -243,7 +256,29 @@ impl InstanceIo {
         }
     }
 
+    async fn add_routes(&self, nl: &Netlink) {
+        for r in &self.routes {
+            match nl.add_route(r).await {
+                Ok(o) => debug!(
+                    "VRRP_Instance({}) route {}/{}: {o:?}",
+                    self.name, r.dst, r.prefix_len
+                ),
+                Err(e) => warn!("VRRP_Instance({}) cannot add route: {e}", self.name),
+            }
+        }
+    }
+
+    /// Routes go first: a route whose `src` is a VIP would vanish with it anyway.
+    async fn remove_routes(&self, nl: &Netlink) {
+        for r in &self.routes {
+            if let Err(e) = nl.del_route(r).await {
+                warn!("VRRP_Instance({}) cannot remove route: {e}", self.name);
+            }
+        }
+    }
+
     async fn remove_vips(&self, nl: &Netlink) {
+        self.remove_routes(nl).await;
         for v in &self.vips {
             if let Err(e) = nl.del_address(v.ifindex, &v.spec).await {
                 warn!(
@@ -358,6 +393,16 @@ fn resolve_vip(v: &Vip, ifname: &str, ifindex: u32) -> Result<VipOnLink> {
         ifname,
         spec,
     })
+}
+
+/// A `virtual_routes` line to a route spec, its `dev` resolved to an index.
+fn resolve_route(words: &[String]) -> Result<RouteSpec> {
+    let line = super::routes::parse(words)?;
+    let mut spec = line.spec;
+    if let Some(dev) = &line.dev {
+        spec.oif = Some(if_index(dev).with_context(|| format!("virtual_routes dev {dev}"))?);
+    }
+    Ok(spec)
 }
 
 /// iproute2 scope words, or a number.

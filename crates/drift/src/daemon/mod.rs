@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod ops;
 pub mod proxy;
 mod reload;
+mod routes;
 mod sched;
 mod scripts;
 pub mod signum;
