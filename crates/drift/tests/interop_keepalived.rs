@@ -20,7 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{drop_stale_vip, figure, holders, keepalived_stat_errors, Daemon};
-use drift_testkit::{skip_unless_root, skip_unless_tool, Lab, HOST_IF};
+use drift_testkit::{skip_unless_root, skip_unless_tool, wait_until, Lab, HOST_IF};
 
 const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 
@@ -250,17 +250,26 @@ fn run_cell(cell: Cell) {
     };
     let mut drift_logs = Vec::new();
 
-    // 1. Election: high first so the low node hears it before its own timer runs out.
+    // 1. Election: high first, alone, so that the low node starts as the backup of a live
+    //    master (on a loaded machine a slow start would otherwise be a fair preemption race).
     let mut high = cell.start(&lab, HIGH);
-    let low = cell.start(&lab, LOW);
     let bound = cell.master_down() + Duration::from_secs(6);
     let took = w.until(&lab, vip, &[HIGH], bound);
     assert!(
         took.is_some(),
-        "{}: no initial master (holders {:?})\n{}\n{}",
+        "{}: no initial master (holders {:?})\n{}",
         cell.label(),
         holders(&lab, vip),
         high.logs(),
+    );
+    let low = cell.start(&lab, LOW);
+    let backup = wait_until(bound, Duration::from_millis(10), || {
+        low.logs().contains("Entering BACKUP STATE")
+    });
+    assert!(
+        backup.is_some(),
+        "{}: low never BACKUP\n{}",
+        cell.label(),
         low.logs()
     );
     std::thread::sleep(cell.advert() * 3);

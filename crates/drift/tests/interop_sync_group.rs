@@ -97,22 +97,18 @@ fn the_group_moves_as_one_and_prefers_backup_to_thrashing() {
     let notify = NotifyFile::new(&lab);
     let (vip1, vip2) = (IpAddr::V4(lab.addr_v4(110)), IpAddr::V4(lab.addr_v4(111)));
     add_tracked_link(&lab, 0);
+    // keepalived first, so that drift starts as a backup of a live master (no startup race).
     let mut ka = Daemon::start_keepalived(&lab, 0, &config(&lab, [150, 150], true, None));
+    for vip in [vip1, vip2] {
+        let up = wait_holders(&lab, vip, &[0], Duration::from_secs(8));
+        assert!(up.is_some(), "keepalived never master\n{}", ka.logs());
+    }
     let drift = Daemon::start_as_drift(
         Path::new(DRIFT),
         &lab,
         1,
         &config(&lab, [100, 100], false, Some(&notify.0)),
     );
-    for vip in [vip1, vip2] {
-        let up = wait_holders(&lab, vip, &[0], Duration::from_secs(8));
-        assert!(
-            up.is_some(),
-            "keepalived never master\n{}\n{}",
-            ka.logs(),
-            drift.logs()
-        );
-    }
     let lines = |n: usize| {
         let want = &["GROUP G BACKUP 0", "GROUP G MASTER 0", "GROUP G BACKUP 0"][..n];
         wait_until(Duration::from_secs(4), Duration::from_millis(20), || {
