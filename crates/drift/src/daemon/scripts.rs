@@ -1,28 +1,39 @@
-//! Track scripts (`vrrp_script`) and notify scripts, on their own thread: forking and waiting
-//! for children must never delay the VRRP thread's adverts.
+//! The trackers thread: track scripts (`vrrp_script`), `track_file`, `vrrp_track_process`, and
+//! every notification (notify scripts, notify FIFOs, SMTP alerts). Forking, waiting for
+//! children, reading /proc and talking to a mail server must never delay the VRRP thread's
+//! adverts, so all of it happens here; only tracker state changes go back.
 //!
 //! Scripts are run like keepalived 2.2 does: the command line is split like a shell would
-//! (quotes honoured) and executed directly, without a shell. A track script succeeds when it
-//! exits 0 before its `timeout`; its state flips to failed after `fall` consecutive failures and
-//! back after `rise` consecutive successes. Only flips are reported to the VRRP thread.
+//! (quotes honoured) and executed directly, without a shell, in its own process group, as its
+//! user ([`script_security`]). A track script succeeds when it exits 0 before its `timeout`;
+//! its state flips to failed after `fall` consecutive failures and back after `rise`
+//! consecutive successes. drift accepts `interval`/`timeout` fractions (down to 0.05 s);
+//! keepalived 2.2.7 refuses anything but whole seconds.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use drift_model::{Notify, VrrpScript};
-use tokio::process::Command;
+use drift_model::{GlobalDefs, Notify, VrrpScript};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tracing::{debug, info, warn};
 
-/// A track script changed state.
+use super::instance_trackers::{TrackerDefs, TrackerUpdate};
+use super::notify_fifo::{self, Fifo, FifoConf};
+use super::script_exec::{self, RunAs};
+use super::script_security::{self as security, Verdict};
+use super::smtp::{self, SmtpConf};
+use super::{track_file, track_process};
+
+/// A boolean tracker changed (used by the proxy's `track_upstream` feed, which shares the
+/// script path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptStatus {
     pub name: String,
     pub ok: bool,
 }
 
-/// A notify to run: keepalived's per-state script and/or the generic `notify` one.
+/// A notification to send: keepalived's per-state script, the generic `notify` one, the FIFO
+/// line and the mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyJob {
     pub instance: String,
@@ -32,6 +43,8 @@ pub struct NotifyJob {
     pub priority: u8,
     /// A `vrrp_sync_group`'s notify (`GROUP` instead of `INSTANCE` for the generic script).
     pub group: bool,
+    /// The instance's `smtp_alert`.
+    pub smtp_alert: bool,
 }
 
 enum Msg {
@@ -39,16 +52,58 @@ enum Msg {
     Finish,
 }
 
-/// The VRRP thread's end of the scripts thread.
+/// A track script ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub script: VrrpScript,
+    pub argv: Vec<String>,
+    pub run_as: RunAs,
+}
+
+/// What the trackers thread runs, resolved from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    pub scripts: Vec<Prepared>,
+    pub defs: TrackerDefs,
+    /// Notify scripts' user, or why they cannot run.
+    pub notify_user: Result<RunAs, String>,
+    pub script_security: bool,
+    pub fifos: Vec<FifoConf>,
+    pub smtp: Option<SmtpConf>,
+}
+
+impl Setup {
+    pub fn new(config: &drift_model::Config) -> Setup {
+        let g = &config.global_defs;
+        let scripts = prepare(g, &config.vrrp_scripts);
+        for f in &config.track_files {
+            track_file::init_file(f);
+        }
+        Setup {
+            defs: TrackerDefs {
+                scripts: scripts.iter().map(|p| p.script.clone()).collect(),
+                files: config.track_files.clone(),
+                processes: config.track_processes.clone(),
+            },
+            scripts,
+            notify_user: security::default_user(g),
+            script_security: g.enable_script_security,
+            fifos: notify_fifo::from_globals(&g.extra),
+            smtp: SmtpConf::from_globals(g),
+        }
+    }
+}
+
+/// The trackers thread, seen from the VRRP thread.
 pub struct Scripts {
     tx: UnboundedSender<Msg>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Scripts {
-    /// Start the thread and every track script's loop; status flips arrive on the receiver.
-    pub fn start(scripts: Vec<VrrpScript>) -> Result<(Scripts, UnboundedReceiver<ScriptStatus>)> {
-        let (tx, mut rx) = unbounded_channel::<Msg>();
+    /// Start the thread, every tracker and the notify FIFOs; changes arrive on the receiver.
+    pub fn start(setup: Setup) -> Result<(Scripts, UnboundedReceiver<TrackerUpdate>)> {
+        let (tx, rx) = unbounded_channel::<Msg>();
         let (status_tx, status_rx) = unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("scripts".into())
@@ -59,21 +114,11 @@ impl Scripts {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        warn!("scripts thread: no runtime, scripts disabled: {e}");
+                        warn!("scripts thread: no runtime, trackers and notify disabled: {e}");
                         return;
                     }
                 };
-                rt.block_on(async move {
-                    for s in scripts {
-                        tokio::spawn(track_loop(s, status_tx.clone()));
-                    }
-                    while let Some(m) = rx.recv().await {
-                        match m {
-                            Msg::Notify(job) => run_notify(&job),
-                            Msg::Finish => break,
-                        }
-                    }
-                });
+                rt.block_on(serve(setup, rx, status_tx));
             })
             .context("spawn the scripts thread")?;
         Ok((
@@ -89,7 +134,7 @@ impl Scripts {
         let _ = self.tx.send(Msg::Notify(Box::new(job)));
     }
 
-    /// Start the queued notify scripts, stop the track scripts, and wait for the thread.
+    /// Run the queued notifications, stop the trackers, close the FIFOs, and wait.
     pub fn finish(&mut self) {
         let _ = self.tx.send(Msg::Finish);
         if let Some(t) = self.thread.take() {
@@ -98,36 +143,125 @@ impl Scripts {
     }
 }
 
-/// The track scripts that can run. keepalived disables (does not track) a `vrrp_script` whose
-/// program is missing or not executable at load time; `drift check` warns about the same.
-pub fn usable(scripts: &[VrrpScript]) -> Vec<VrrpScript> {
-    scripts
-        .iter()
-        .filter(|s| {
-            let ok = argv(&s.script).is_some_and(|v| executable(&v[0]));
-            if !ok {
-                warn!(
-                    "vrrp_script {}: `{}` not found or not executable; disabled",
-                    s.name, s.script
-                );
+async fn serve(setup: Setup, mut rx: UnboundedReceiver<Msg>, tx: UnboundedSender<TrackerUpdate>) {
+    for s in setup.scripts.clone() {
+        tokio::spawn(track_loop(s, tx.clone()));
+    }
+    tokio::spawn(track_file::watch(setup.defs.files.clone(), tx.clone()));
+    tokio::spawn(track_process::watch(
+        setup.defs.processes.clone(),
+        tx.clone(),
+    ));
+    let mut fifos = Vec::new();
+    for conf in &setup.fifos {
+        let run_as = match &conf.user {
+            Some((u, g)) => security::lookup(u, g.as_deref()).ok(),
+            None => setup.notify_user.clone().ok(),
+        };
+        match Fifo::open(conf, run_as) {
+            Ok(f) => fifos.push(f),
+            Err(e) => warn!("notify FIFO not used: {e}"),
+        }
+    }
+    let mut mailed: std::collections::HashMap<String, &'static str> = Default::default();
+    while let Some(m) = rx.recv().await {
+        let job = match m {
+            Msg::Notify(job) => job,
+            Msg::Finish => break,
+        };
+        run_notify(&setup, &job);
+        let kind = if job.group { "GROUP" } else { "INSTANCE" };
+        for f in &mut fifos {
+            f.write(&notify_fifo::line(
+                kind,
+                &job.instance,
+                job.state,
+                job.priority,
+            ));
+        }
+        if let (Some(conf), true) = (&setup.smtp, job.smtp_alert) {
+            let key = format!("{kind} {}", job.instance);
+            let repeat = mailed.insert(key, job.state) == Some(job.state);
+            let skip = repeat || (conf.no_email_faults && job.state == "FAULT");
+            let mail = if job.group {
+                smtp::group_mail(&conf.router_id, &job.instance, job.state)
+            } else {
+                smtp::instance_mail(&conf.router_id, &job.instance, job.state)
+            };
+            if let (false, Some((subject, body))) = (skip, mail) {
+                smtp::send(conf, subject, body);
             }
-            ok
-        })
-        .cloned()
-        .collect()
+        }
+    }
+    for f in fifos {
+        f.close().await;
+    }
 }
 
-/// Whether `program` names an executable file (directly with a `/`, else through `$PATH`).
-fn executable(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &std::path::Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        return is_exec(std::path::Path::new(program));
+/// The track scripts that can run, each with its user. Like keepalived, a script is removed
+/// when its program is missing or not executable, when its user (or the default script user
+/// under `enable_script_security`) cannot be resolved, or when it would run as root from a
+/// path a non-root user can modify and `enable_script_security` is on.
+pub fn prepare(g: &GlobalDefs, scripts: &[VrrpScript]) -> Vec<Prepared> {
+    let default = security::default_user(g);
+    let mut out = Vec::new();
+    let mut insecure_run = false;
+    for s in scripts {
+        match prepare_one(g, &default, s) {
+            Ok((p, insecure)) => {
+                insecure_run |= insecure;
+                out.push(p);
+            }
+            Err(e) => warn!("vrrp_script {}: {e}; disabled", s.name),
+        }
     }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_exec(&dir.join(program))))
+    if insecure_run {
+        warn!(
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled. \
+             There are insecure scripts."
+        );
+    }
+    out
+}
+
+fn prepare_one(
+    g: &GlobalDefs,
+    default: &Result<RunAs, String>,
+    s: &VrrpScript,
+) -> Result<(Prepared, bool), String> {
+    let argv = argv(&s.script).ok_or_else(|| format!("cannot split `{}`", s.script))?;
+    let run_as = match &s.user {
+        Some(u) => security::lookup(u, s.group.as_deref())?,
+        None => default.clone()?,
+    };
+    let program = security::resolve_program(&argv[0])
+        .ok_or_else(|| format!("`{}` not found or not executable", argv[0]))?;
+    let insecure = match security::check(&program, run_as)? {
+        Verdict::Safe => false,
+        Verdict::Insecure { component } if g.enable_script_security => {
+            return Err(format!(
+                "unsafe permissions: '{}' can be modified by a non-root user and the script \
+                 runs as root (enable_script_security)",
+                component.display()
+            ))
+        }
+        Verdict::Insecure { component } => {
+            warn!(
+                "vrrp_script {}: unsafe permissions found for '{}'",
+                s.name,
+                component.display()
+            );
+            true
+        }
+    };
+    Ok((
+        Prepared {
+            script: s.clone(),
+            argv,
+            run_as,
+        },
+        insecure,
+    ))
 }
 
 /// The argument vector of a script line, or None when its quoting is broken.
@@ -160,24 +294,60 @@ pub fn notify_commands(job: &NotifyJob) -> Vec<Vec<String>> {
     cmds
 }
 
-fn run_notify(job: &NotifyJob) {
+/// Start the job's notify scripts as the notify user; keepalived's security rule applies as for
+/// track scripts. They are fire-and-forget (reaped in the background, never timed out).
+fn run_notify(setup: &Setup, job: &NotifyJob) {
     for cmd in notify_commands(job) {
+        let run_as = match &setup.notify_user {
+            Ok(r) => *r,
+            Err(e) => {
+                warn!(
+                    "VRRP_Instance({}) notify script {:?} not run: {e}",
+                    job.instance, cmd[0]
+                );
+                continue;
+            }
+        };
+        let Some(program) = security::resolve_program(&cmd[0]) else {
+            warn!(
+                "VRRP_Instance({}) notify script {:?} not found or not executable",
+                job.instance, cmd[0]
+            );
+            continue;
+        };
+        match security::check(&program, run_as) {
+            Ok(Verdict::Safe) => {}
+            Ok(Verdict::Insecure { component }) if setup.script_security => {
+                warn!(
+                    "VRRP_Instance({}) notify script {:?} not run: unsafe permissions on '{}'",
+                    job.instance,
+                    cmd[0],
+                    component.display()
+                );
+                continue;
+            }
+            Ok(Verdict::Insecure { component }) => warn!(
+                "SECURITY VIOLATION - notify script {:?} runs as root from '{}', writable by non-root",
+                cmd[0],
+                component.display()
+            ),
+            Err(e) => {
+                warn!("VRRP_Instance({}) notify script {:?}: {e}", job.instance, cmd[0]);
+                continue;
+            }
+        }
         debug!("VRRP_Instance({}) notify: {cmd:?}", job.instance);
-        match Command::new(&cmd[0])
-            .args(&cmd[1..])
-            .stdin(Stdio::null())
-            .spawn()
-        {
-            // Reap it in the background; notify scripts are fire-and-forget.
-            Ok(mut child) => {
+        match script_exec::command(&cmd, Some(run_as)).map(|mut c| c.spawn()) {
+            Some(Ok(mut child)) => {
                 tokio::spawn(async move {
                     let _ = child.wait().await;
                 });
             }
-            Err(e) => warn!(
+            Some(Err(e)) => warn!(
                 "VRRP_Instance({}) cannot run notify script {:?}: {e}",
                 job.instance, cmd[0]
             ),
+            None => {}
         }
     }
 }
@@ -198,19 +368,20 @@ pub fn next_state(ok: bool, result: bool, streak: &mut u32, rise: u32, fall: u32
     }
 }
 
-async fn track_loop(s: VrrpScript, tx: UnboundedSender<ScriptStatus>) {
-    let Some(cmd) = argv(&s.script) else {
-        warn!("vrrp_script {}: cannot split `{}`", s.name, s.script);
-        return;
-    };
+async fn track_loop(p: Prepared, tx: UnboundedSender<TrackerUpdate>) {
+    let s = &p.script;
     let mut ok = !s.init_fail;
     let mut streak = 0;
-    let mut tick = tokio::time::interval(s.interval.max(Duration::from_millis(10)));
+    let mut tick = tokio::time::interval(s.interval.max(MIN_INTERVAL));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let result = run_once(&cmd, s.timeout).await;
-        let new = next_state(ok, result, &mut streak, s.rise, s.fall);
+        let outcome =
+            script_exec::run_checked(&p.argv, Some(p.run_as), s.timeout.max(MIN_INTERVAL)).await;
+        if outcome == script_exec::Outcome::TimedOut {
+            info!("VRRP_Script({}) timed out", s.name);
+        }
+        let new = next_state(ok, outcome.success(), &mut streak, s.rise, s.fall);
         if new != ok {
             ok = new;
             info!(
@@ -218,44 +389,19 @@ async fn track_loop(s: VrrpScript, tx: UnboundedSender<ScriptStatus>) {
                 s.name,
                 if ok { "succeeded" } else { "failed" }
             );
-            if tx
-                .send(ScriptStatus {
-                    name: s.name.clone(),
-                    ok,
-                })
-                .is_err()
-            {
+            let upd = TrackerUpdate::Script {
+                name: s.name.clone(),
+                ok,
+            };
+            if tx.send(upd).is_err() {
                 return;
             }
         }
     }
 }
 
-/// Exit 0 within `timeout`: success. A script still running is killed and counts as failed.
-async fn run_once(cmd: &[String], timeout: Duration) -> bool {
-    let child = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            debug!("track script {:?} cannot start: {e}", cmd[0]);
-            return false;
-        }
-    };
-    match tokio::time::timeout(timeout.max(Duration::from_millis(10)), child.wait()).await {
-        Ok(Ok(status)) => status.success(),
-        Ok(Err(_)) => false,
-        Err(_) => {
-            let _ = child.kill().await;
-            false
-        }
-    }
-}
+/// The shortest interval and timeout a track script gets (issue 8's sub-second checks).
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 #[cfg(test)]
 mod tests {
@@ -271,8 +417,45 @@ mod tests {
             VrrpScript::new("missing", "/nonexistent/check.sh"),
             VrrpScript::new("not_exec", plain.as_str()),
         ];
-        let names: Vec<_> = usable(&scripts).into_iter().map(|s| s.name).collect();
+        let g = GlobalDefs {
+            script_user: Some(drift_model::ScriptUser {
+                user: "root".into(),
+                group: None,
+            }),
+            ..GlobalDefs::default()
+        };
+        let names: Vec<_> = prepare(&g, &scripts)
+            .into_iter()
+            .map(|p| p.script.name)
+            .collect();
         assert_eq!(names, vec!["ok", "path"]);
+    }
+
+    #[test]
+    fn an_insecure_script_is_disabled_only_under_script_security() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check.sh");
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let scripts = [VrrpScript::new("chk", path.display().to_string())];
+        let mut g = GlobalDefs {
+            script_user: Some(drift_model::ScriptUser {
+                user: "root".into(),
+                group: None,
+            }),
+            ..GlobalDefs::default()
+        };
+        assert_eq!(prepare(&g, &scripts).len(), 1, "runs, with a warning");
+        g.enable_script_security = true;
+        assert!(prepare(&g, &scripts).is_empty());
+    }
+
+    #[test]
+    fn a_script_with_an_unknown_user_is_disabled() {
+        let mut s = VrrpScript::new("chk", "/bin/true");
+        s.user = Some("no-such-user-drift".into());
+        assert!(prepare(&GlobalDefs::default(), &[s]).is_empty());
     }
 
     #[test]
@@ -297,6 +480,7 @@ mod tests {
             state: "MASTER",
             priority: 100,
             group: false,
+            smtp_alert: false,
         };
         assert_eq!(
             notify_commands(&job),

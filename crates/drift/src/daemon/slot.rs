@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use drift_model::{SyncGroup, VrrpInstance, VrrpScript};
+use drift_model::{SyncGroup, VrrpInstance};
 use drift_net::netlink::{NetEvent, Netlink};
 use drift_net::raw::{AsyncVrrpSocket, Family, Received, VrrpSocket, VrrpSocketConfig};
 use drift_vrrp::wire::{Advert, ChecksumMode, PseudoHeader};
@@ -14,6 +14,7 @@ use drift_vrrp::{Action, Input, Instance, State};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
+use super::instance_trackers::{self, TrackerDefs, TrackerUpdate, Trackers};
 use super::io::InstanceIo;
 use super::scripts::{NotifyJob, ScriptStatus, Scripts};
 use super::tracking::{self, Tracked};
@@ -51,7 +52,7 @@ pub struct Slot {
     pub io: InstanceIo,
     pub inst: Instance,
     links: Vec<Tracked>,
-    scripts: Vec<Tracked>,
+    trackers: Trackers,
     base_priority: u8,
     /// The sync group it belongs to.
     pub group: Option<String>,
@@ -74,16 +75,14 @@ impl Slot {
         cx: &Ctx,
         id: u64,
         vi: &VrrpInstance,
-        scripts: &[VrrpScript],
+        defs: &TrackerDefs,
         group: Option<&SyncGroup>,
     ) -> Result<Slot> {
         let (io, inst) = InstanceIo::open(&cx.nl, vi, group.is_some()).await?;
         let mut links = tracking::tracked_links(vi);
-        let mut tracked_scripts = tracking::tracked_scripts(vi, scripts);
+        let trackers = Trackers::for_instance(vi, group, defs);
         if let Some(g) = group {
-            let (l, s) = tracking::group_trackers(g, scripts);
-            links.extend(l);
-            tracked_scripts.extend(s);
+            links.extend(tracking::group_trackers(g, &defs.scripts).0);
         }
         for l in &mut links {
             l.up = cx
@@ -107,7 +106,7 @@ impl Slot {
             io,
             inst,
             links,
-            scripts: tracked_scripts,
+            trackers,
             base_priority: vi.priority,
             group: group.map(|g| g.name.clone()),
             fault: false,
@@ -116,13 +115,10 @@ impl Slot {
         })
     }
 
-    /// Re-resolve the script references after the scripts changed (reload); the caller
+    /// Re-resolve the tracker references after the trackers changed (reload); the caller
     /// reconciles afterwards.
-    pub fn set_scripts(&mut self, scripts: &[VrrpScript], group: Option<&SyncGroup>) {
-        self.scripts = tracking::tracked_scripts(&self.model, scripts);
-        if let Some(g) = group {
-            self.scripts.extend(tracking::group_trackers(g, scripts).1);
-        }
+    pub fn set_trackers(&mut self, defs: &TrackerDefs, group: Option<&SyncGroup>) {
+        self.trackers = Trackers::for_instance(&self.model, group, defs);
     }
 
     /// Take a new base priority from a reload without restarting: the caller's reconcile
@@ -138,14 +134,16 @@ impl Slot {
 
     /// (fault, effective priority) from this instance's own trackers.
     pub fn tracked_state(&self) -> (bool, u8) {
-        let all: Vec<Tracked> = self.links.iter().chain(&self.scripts).cloned().collect();
-        tracking::evaluate(self.base_priority, &all)
+        instance_trackers::evaluate(self.base_priority, &self.links, &self.trackers)
     }
 
-    /// Every tracker with its kind, for status reports.
+    /// Every up/down tracker with its kind, for status reports (track_file values are not
+    /// up/down and are not listed).
     pub fn trackers(&self) -> impl Iterator<Item = (&'static str, &Tracked)> {
         let links = self.links.iter().map(|t| ("interface", t));
-        links.chain(self.scripts.iter().map(|t| ("script", t)))
+        links
+            .chain(self.trackers.scripts.iter().map(|t| ("script", t)))
+            .chain(self.trackers.processes.iter().map(|t| ("process", t)))
     }
 }
 
@@ -252,6 +250,7 @@ pub async fn step_at(cx: &Ctx, s: &mut Slot, now: Instant, input: Input, out: &m
                 state,
                 priority: *priority,
                 group: false,
+                smtp_alert: s.model.smtp_alert,
             });
         }
     }
@@ -264,13 +263,13 @@ pub async fn tell(cx: &Ctx, s: &mut Slot, fault: bool, prio: u8, out: &mut Vec<A
     if fault != s.fault {
         s.fault = fault;
         if fault {
-            let down: Vec<_> = s
+            let mut down: Vec<&str> = s
                 .links
                 .iter()
-                .chain(&s.scripts)
                 .filter(|l| !l.up)
-                .map(|l| &l.name)
+                .map(|l| l.name.as_str())
                 .collect();
+            down.extend(s.trackers.failing());
             info!(
                 "VRRP_Instance({}) fault (failed trackers: {down:?}, sync group {:?})",
                 s.io.name, s.group
@@ -288,12 +287,22 @@ pub async fn tell(cx: &Ctx, s: &mut Slot, fault: bool, prio: u8, out: &mut Vec<A
     }
 }
 
-/// A track script flipped: update every instance that tracks it (the caller reconciles).
+/// A script-like tracker (track script, `track_upstream`) flipped (the caller reconciles).
 pub fn on_script(slots: &mut [Slot], st: ScriptStatus) {
+    on_tracker(
+        slots,
+        TrackerUpdate::Script {
+            name: st.name,
+            ok: st.ok,
+        },
+    );
+}
+
+/// A tracker (script, process, file) changed: update every instance that tracks it (the
+/// caller reconciles).
+pub fn on_tracker(slots: &mut [Slot], u: TrackerUpdate) {
     for s in slots.iter_mut() {
-        for t in s.scripts.iter_mut().filter(|t| t.name == st.name) {
-            t.up = st.ok;
-        }
+        s.trackers.apply(&u);
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn sync_groups(
                     // keepalived passes 0 as a group's priority.
                     priority: 0,
                     group: true,
+                    smtp_alert: g.smtp_alert,
                 });
             }
         }

@@ -115,21 +115,23 @@ pub fn faulted_groups<'a>(
     v
 }
 
+/// What one tracker adds to the priority now: a positive weight while up, a negative one while
+/// down, the sign flipped by `reverse`; weight 0 adds nothing (it faults instead).
+pub fn delta(l: &Tracked) -> i64 {
+    let w = i64::from(l.weight);
+    let sign = if l.reverse { -1 } else { 1 };
+    match l.weight {
+        x if x > 0 && l.up => sign * w,
+        x if x < 0 && !l.up => sign * w,
+        _ => 0,
+    }
+}
+
 /// (fault, effective priority). An address owner (255) keeps 255 (keepalived ignores tracking
 /// weights for it); otherwise the result is clamped to 1..=254.
 pub fn evaluate(base: u8, links: &[Tracked]) -> (bool, u8) {
-    let mut fault = false;
-    let mut delta: i64 = 0;
-    for l in links {
-        let w = i64::from(l.weight);
-        let sign = if l.reverse { -1 } else { 1 };
-        match l.weight {
-            0 => fault |= l.up == l.reverse,
-            x if x > 0 && l.up => delta += sign * w,
-            x if x < 0 && !l.up => delta += sign * w,
-            _ => {}
-        }
-    }
+    let fault = links.iter().any(|l| l.weight == 0 && l.up == l.reverse);
+    let delta: i64 = links.iter().map(delta).sum();
     let prio = if base == 255 {
         255
     } else {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use drift_model::{Config, SyncGroup, VrrpScript};
+use drift_model::{Config, SyncGroup};
 use drift_net::netlink::{self, Netlink};
 use drift_net::raw::Received;
 use drift_vrrp::{Action, Input};
@@ -25,10 +25,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{error, info, warn};
 
+use super::instance_trackers::TrackerUpdate;
 use super::proxy::UpstreamFeed;
 use super::reload;
 use super::sched;
-use super::scripts::{self, ScriptStatus, Scripts};
+use super::scripts::{Scripts, Setup};
 use super::slot::{self, Ctx, Slot};
 use super::status::{self, Hub, Phase};
 use super::sync;
@@ -68,8 +69,9 @@ struct Daemon {
     cx: Ctx,
     slots: Vec<Slot>,
     next_id: u64,
-    script_rx: UnboundedReceiver<ScriptStatus>,
-    scripts: Vec<VrrpScript>,
+    script_rx: UnboundedReceiver<TrackerUpdate>,
+    /// The running trackers' configuration, compared on reload.
+    setup: Setup,
     groups: Vec<SyncGroup>,
     group_states: sync::GroupStates,
     out: Vec<Action>,
@@ -93,8 +95,8 @@ async fn run(
     let mut hup = signal(SignalKind::hangup()).context("install SIGHUP handler")?;
 
     let nl = Netlink::new().context("open rtnetlink")?;
-    let usable = scripts::usable(&config.vrrp_scripts);
-    let (scripts, script_rx) = Scripts::start(usable.clone())?;
+    let setup = Setup::new(&config);
+    let (scripts, script_rx) = Scripts::start(setup.clone())?;
     // Subscribe before reading link states, so no change falls in between.
     let mut events = netlink::subscribe().context("subscribe to link events")?;
     let (pkt_tx, mut pkt_rx) = mpsc::unbounded_channel::<(u64, Received)>();
@@ -110,7 +112,7 @@ async fn run(
         slots: Vec::new(),
         next_id: 0,
         script_rx,
-        scripts: usable,
+        setup,
         groups: Vec::new(),
         group_states: Default::default(),
         out: Vec::new(),
@@ -118,7 +120,7 @@ async fn run(
     d.groups = config.sync_groups.clone();
     for vi in &config.instances {
         let g = group_of(&d.groups, &vi.name);
-        let s = Slot::open(&d.cx, d.next_id, vi, &d.scripts, g).await?;
+        let s = Slot::open(&d.cx, d.next_id, vi, &d.setup.defs, g).await?;
         d.next_id += 1;
         d.slots.push(s);
     }
@@ -186,7 +188,7 @@ async fn run(
                 d.reconcile().await;
             }
             Some(st) = d.script_rx.recv() => {
-                slot::on_script(&mut d.slots, st);
+                slot::on_tracker(&mut d.slots, st);
                 d.reconcile().await;
             }
             Some(st) = upstream_rx.recv() => {
@@ -333,17 +335,18 @@ impl Daemon {
             warn!("{}", loaded.rendered_warnings.trim_end());
         }
         let new = loaded.model;
-        let usable = scripts::usable(&new.vrrp_scripts);
-        let scripts_changed = usable != self.scripts;
+        let setup = Setup::new(&new);
+        let scripts_changed = setup != self.setup;
         if scripts_changed {
-            match Scripts::start(usable.clone()) {
+            // The old thread stops first: its FIFOs must be closed before the new one opens them.
+            self.cx.scripts.finish();
+            match Scripts::start(setup.clone()) {
                 Ok((scripts, rx)) => {
-                    let mut old = std::mem::replace(&mut self.cx.scripts, scripts);
-                    old.finish();
+                    self.cx.scripts = scripts;
                     self.script_rx = rx;
-                    self.scripts = usable;
+                    self.setup = setup;
                 }
-                Err(e) => error!("reload: cannot restart track scripts: {e:#}"),
+                Err(e) => error!("reload: cannot restart trackers: {e:#}"),
             }
         }
         let groups_changed = new.sync_groups != self.groups;
@@ -370,7 +373,7 @@ impl Daemon {
         }
         if scripts_changed || groups_changed {
             for s in &mut kept {
-                s.set_scripts(&self.scripts, group_of(&self.groups, &s.model.name));
+                s.set_trackers(&self.setup.defs, group_of(&self.groups, &s.model.name));
             }
         }
         let kept_names: Vec<String> = kept.iter().map(|s| s.model.name.clone()).collect();
@@ -380,7 +383,7 @@ impl Daemon {
             .filter(|vi| !kept_names.contains(&vi.name));
         for vi in to_start {
             let g = group_of(&self.groups, &vi.name);
-            match Slot::open(&self.cx, self.next_id, vi, &self.scripts, g).await {
+            match Slot::open(&self.cx, self.next_id, vi, &self.setup.defs, g).await {
                 Ok(mut s) => {
                     self.next_id += 1;
                     slot::step(&self.cx, &mut s, Input::Startup, &mut self.out).await;
