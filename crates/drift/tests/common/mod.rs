@@ -448,3 +448,99 @@ pub fn keepalived_stat_errors(stats: &str) -> (Vec<String>, u64) {
     }
     (errors, received)
 }
+
+/// A VRRPv3 instance (advert_int 0.1, so a lone node is master within half a second) on
+/// `ifname`, with `extra` lines (trackers, notify) inserted before its VIPs.
+pub fn fast_instance(
+    ifname: &str,
+    state: &str,
+    priority: u8,
+    vip: Ipv4Addr,
+    extra: &str,
+) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n  state {state}\n  interface {ifname}\n  virtual_router_id 51\n  \
+         priority {priority}\n  advert_int 0.1\n{extra}  virtual_ipaddress {{\n    {vip}/32\n  \
+         }}\n}}\n"
+    )
+}
+
+/// Whether `needle` shows up in the daemon's log within `timeout`.
+pub fn wait_log(d: &Daemon, needle: &str, timeout: Duration) -> bool {
+    drift_testkit::wait_until(timeout, Duration::from_millis(20), || {
+        d.logs().contains(needle)
+    })
+    .is_some()
+}
+
+/// A one-shot SMTP server on 127.0.0.1 inside a namespace: it answers a client like a mail
+/// relay would and hands back every DATA section it received (headers and body).
+pub struct SmtpSink {
+    pub port: u16,
+    mails: std::sync::mpsc::Receiver<String>,
+    _handle: JoinHandle<()>,
+}
+
+impl SmtpSink {
+    pub fn start(ns: &drift_testkit::Netns) -> SmtpSink {
+        let listener = ns
+            .run_in(|| TcpListener::bind(("127.0.0.1", 0)))
+            .unwrap_or_else(|e| panic!("bind the SMTP sink: {e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let (tx, mails) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(mail) = smtp_session(stream) {
+                    if tx.send(mail).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        SmtpSink {
+            port,
+            mails,
+            _handle: handle,
+        }
+    }
+
+    /// The next mail received within `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<String> {
+        self.mails.recv_timeout(timeout).ok()
+    }
+}
+
+fn smtp_session(mut s: TcpStream) -> Option<String> {
+    use std::io::BufRead;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut r = std::io::BufReader::new(s.try_clone().ok()?);
+    s.write_all(b"220 sink ESMTP\r\n").ok()?;
+    let mut data = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return data;
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+            s.write_all(b"250 sink\r\n").ok()?;
+        } else if cmd.starts_with("DATA") {
+            s.write_all(b"354 go ahead\r\n").ok()?;
+            let mut body = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).ok()? == 0 || l == ".\r\n" {
+                    break;
+                }
+                body.push_str(&l);
+            }
+            data = Some(body);
+            s.write_all(b"250 queued\r\n").ok()?;
+        } else if cmd.starts_with("QUIT") {
+            let _ = s.write_all(b"221 bye\r\n");
+            return data;
+        } else {
+            s.write_all(b"250 ok\r\n").ok()?;
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Trackers end to end, one `drift run` in a namespace: sub-second track scripts (rise/fall,
+//! weight 0 -> FAULT), timed-out scripts killed with their children, script security,
+//! track_file and vrrp_track_process. Needs root.
+
+mod common;
+
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{fast_instance, wait_log, Daemon};
+use drift_testkit::{skip_unless_root, wait_until, Lab};
+
+const POLL: Duration = Duration::from_millis(10);
+
+fn start(lab: &Lab, config: &str) -> Daemon {
+    Daemon::start(Path::new(env!("CARGO_BIN_EXE_drift")), lab, 0, config)
+}
+
+fn write_script(path: &Path, body: &str, mode: u32) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_sub_second_script_faults_after_fall_failures_and_recovers_after_rise_successes() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(110);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("down");
+    let cfg = format!(
+        "vrrp_script chk {{\n  script \"/bin/test ! -e {}\"\n  interval 0.05\n  timeout 0.5\n  \
+         fall 2\n  rise 2\n}}\n{}",
+        flag.display(),
+        fast_instance(
+            lab.host(0).ifname(),
+            "MASTER",
+            100,
+            vip,
+            "  track_script {\n    chk\n  }\n"
+        )
+    );
+    let d = start(&lab, &cfg);
+    assert!(
+        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
+        "never master:\n{}",
+        d.logs()
+    );
+    std::fs::write(&flag, b"").unwrap();
+    let t0 = Instant::now();
+    let gone = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
+    assert!(
+        gone.is_some(),
+        "VIP kept after the check failed:\n{}",
+        d.logs()
+    );
+    let fault = t0.elapsed();
+    assert!(
+        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(2)),
+        "{}",
+        d.logs()
+    );
+    std::fs::remove_file(&flag).unwrap();
+    let t1 = Instant::now();
+    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
+    assert!(
+        back.is_some(),
+        "VIP not back after rise successes:\n{}",
+        d.logs()
+    );
+    println!(
+        "interval 0.05 fall 2: check fails -> VIP removed in {fault:?}; \
+         check passes -> VIP back in {:?}",
+        t1.elapsed()
+    );
+    assert!(
+        fault < Duration::from_secs(3),
+        "fall 2 at 0.05 s took {fault:?}"
+    );
+}
+
+#[test]
+fn a_timed_out_script_fails_and_its_forked_children_are_killed_without_zombies() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(111);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let script = dir.path().join("slow.sh");
+    write_script(
+        &script,
+        &format!("sleep 30 &\necho $! >> {}\nwait", pids.display()),
+        0o755,
+    );
+    let cfg = format!(
+        "vrrp_script slow {{\n  script \"{}\"\n  interval 0.3\n  timeout 0.1\n}}\n{}",
+        script.display(),
+        fast_instance(
+            lab.host(0).ifname(),
+            "MASTER",
+            100,
+            vip,
+            "  track_script {\n    slow\n  }\n"
+        )
+    );
+    let d = start(&lab, &cfg);
+    assert!(
+        wait_log(&d, "VRRP_Script(slow) timed out", Duration::from_secs(10)),
+        "{}",
+        d.logs()
+    );
+    assert!(
+        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(5)),
+        "{}",
+        d.logs()
+    );
+    // Let a few more runs time out, then check every sleeper is gone.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !lab.has_addr(0, ip),
+        "a timing-out check must keep the instance in FAULT"
+    );
+    let started: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(
+        started.len() >= 3,
+        "only {} runs: {}",
+        started.len(),
+        d.logs()
+    );
+    // The newest sleeper may still be inside its 0.1 s window; all older ones must be gone.
+    let survivors: Vec<i32> = started[..started.len() - 1]
+        .iter()
+        .copied()
+        .filter(|pid| alive(*pid))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "sleepers outlived their script: {survivors:?}"
+    );
+    let zombies = zombie_children(d.child.pid());
+    assert!(zombies.is_empty(), "zombie children of drift: {zombies:?}");
+}
+
+/// A live (not zombie) process.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|st| !st.trim_start().starts_with('Z'))
+    })
+}
+
+fn zombie_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit(')').next() else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.first() == Some(&"Z") && f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn script_security_refuses_a_root_script_in_a_world_writable_directory() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(112);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = dir.path().join("check.sh");
+    // It would fail (exit 1) and fault the instance, if it were run.
+    write_script(&script, "exit 1", 0o755);
+    let cfg = format!(
+        "global_defs {{\n  enable_script_security\n  script_user root\n}}\n\
+         vrrp_script chk {{\n  script \"{}\"\n  interval 0.1\n}}\n{}",
+        script.display(),
+        fast_instance(
+            lab.host(0).ifname(),
+            "MASTER",
+            100,
+            vip,
+            "  track_script {\n    chk\n  }\n"
+        )
+    );
+    let d = start(&lab, &cfg);
+    assert!(
+        wait_log(
+            &d,
+            "vrrp_script chk: unsafe permissions",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        d.logs()
+    );
+    // keepalived drops the script from tracking: the instance runs as if it had none.
+    assert!(
+        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
+        "{}",
+        d.logs()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        lab.has_addr(0, ip) && !d.logs().contains("FAULT"),
+        "{}",
+        d.logs()
+    );
+}
+
+#[test]
+fn track_file_values_times_weight_move_the_priority_and_weight_zero_faults() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(113);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    let prio = dir.path().join("prio");
+    let stop = dir.path().join("stop");
+    let cfg = format!(
+        "track_file prio {{\n  file \"{}\"\n  weight 10\n  init_file 0\n}}\n\
+         track_file stop {{\n  file \"{}\"\n  weight 0\n  init_file 0 overwrite\n}}\n{}",
+        prio.display(),
+        stop.display(),
+        fast_instance(
+            lab.host(0).ifname(),
+            "MASTER",
+            100,
+            vip,
+            "  track_file {\n    prio\n    stop\n  }\n"
+        )
+    );
+    let d = start(&lab, &cfg);
+    assert!(
+        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
+        "{}",
+        d.logs()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&stop).unwrap().trim(),
+        "0",
+        "init_file"
+    );
+    std::fs::write(&prio, "3\n").unwrap();
+    assert!(
+        wait_log(&d, "effective priority 100 -> 130", Duration::from_secs(5)),
+        "{}",
+        d.logs()
+    );
+    // Replaced by rename, as editors and config tools do: still followed.
+    let tmp = dir.path().join("prio.new");
+    std::fs::write(&tmp, "-2\n").unwrap();
+    std::fs::rename(&tmp, &prio).unwrap();
+    assert!(
+        wait_log(&d, "effective priority 130 -> 80", Duration::from_secs(5)),
+        "{}",
+        d.logs()
+    );
+    std::fs::write(&stop, "1\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip)).is_some(),
+        "non-zero value with weight 0 must fault:\n{}",
+        d.logs()
+    );
+    std::fs::write(&stop, "0\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip)).is_some(),
+        "{}",
+        d.logs()
+    );
+}
+
+#[test]
+fn track_process_faults_without_its_quorum_and_recovers_when_the_process_runs() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(114);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    // A process name no other test uses: a copy of sleep under a unique name.
+    let name = format!("dtp{}", std::process::id() % 1_000_000);
+    let prog = dir.path().join(&name);
+    std::fs::copy("/bin/sleep", &prog).unwrap();
+    let cfg = format!(
+        "vrrp_track_process svc {{\n  process {name}\n  weight 0\n  quorum 1\n}}\n{}",
+        fast_instance(
+            lab.host(0).ifname(),
+            "MASTER",
+            100,
+            vip,
+            "  track_process {\n    svc\n  }\n"
+        )
+    );
+    let d = start(&lab, &cfg);
+    assert!(
+        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(10)),
+        "{}",
+        d.logs()
+    );
+    let mut svc = std::process::Command::new(&prog).arg("60").spawn().unwrap();
+    let t0 = Instant::now();
+    let up = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
+    assert!(up.is_some(), "process started, no master:\n{}", d.logs());
+    let started = t0.elapsed();
+    let _ = svc.kill();
+    let _ = svc.wait();
+    let t1 = Instant::now();
+    let down = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
+    assert!(down.is_some(), "process gone, VIP kept:\n{}", d.logs());
+    println!(
+        "track_process: start -> master {started:?}, exit -> VIP removed {:?}",
+        t1.elapsed()
+    );
+}
