@@ -23,8 +23,9 @@ trap cleanup EXIT
 
 BACKEND=19001 NGINX=19010 HAPROXY=19020 DRIFT=19030
 
-(cd "$ROOT" && cargo build --release -q -p drift-proxy --example serve)
-SERVE=$CARGO_TARGET_DIR/release/examples/serve
+# The product binary (`drift proxy`), not an example: its allocator and flags are what users run.
+(cd "$ROOT" && cargo build --release -q -p drift --bin drift)
+DRIFT_BIN=$CARGO_TARGET_DIR/release/drift
 
 cat > "$TMP/backend.conf" <<CONF
 worker_processes 1;
@@ -90,7 +91,7 @@ start_bg nginx -e "$TMP/backend.err" -p "$TMP" -c "$TMP/backend.conf" -g "daemon
 wait_port $BACKEND
 start_bg nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g "daemon off;"; NGINX_PID=$LAST
 start_bg haproxy -db -f "$TMP/haproxy.cfg"; HAPROXY_PID=$LAST
-start_bg "$SERVE" "$TMP/drift.conf" "$WORKERS"; DRIFT_PID=$LAST
+start_bg "$DRIFT_BIN" proxy -c "$TMP/drift.conf" -w "$WORKERS"; DRIFT_PID=$LAST
 wait_port $NGINX; wait_port $HAPROXY; wait_port $DRIFT
 
 # Check every proxy answers "ok" before measuring.
