@@ -8,7 +8,8 @@ use common::{Backend, Client};
 use std::time::Duration;
 
 fn cfg(text: &str) -> drift_proxy::ProxyConfig {
-    drift_proxy::check_str("test.conf", text).unwrap_or_else(|d| panic!("{}", drift_proxy::render_all(&d)))
+    drift_proxy::check_str("test.conf", text)
+        .unwrap_or_else(|d| panic!("{}", drift_proxy::render_all(&d)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,5 +83,9 @@ async fn post_and_patch_are_not_resent_on_a_listed_status_but_get_is() {
     let before = a.hits() + b.hits();
     let (st, _) = cl.get("/status/503").await;
     assert_eq!(st, 503);
-    assert_eq!(a.hits() + b.hits() - before, 2, "GET is retried once per server");
+    assert_eq!(
+        a.hits() + b.hits() - before,
+        2,
+        "GET is retried once per server"
+    );
 }
