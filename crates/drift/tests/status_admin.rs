@@ -101,16 +101,36 @@ fn metrics_and_the_status_page_show_the_instance_state() {
     );
     assert!(get(&lab, "/nope").starts_with("HTTP/1.1 404"));
 
+    let Some((dom, png)) = chromium(&lab, dir.path()) else {
+        return;
+    };
+    assert!(
+        dom.contains("class=\"state MASTER\"") && dom.contains("VI_1"),
+        "chromium --dump-dom: {dom}"
+    );
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{} bytes",
+        png.len()
+    );
+    if let Ok(keep) = std::env::var("DRIFT_SCREENSHOT") {
+        std::fs::write(keep, &png).unwrap();
+    }
+}
+
+/// The status page as headless Chromium sees it, from inside the lab host: `(--dump-dom,
+/// --screenshot PNG)`. None (printed) when Chromium is missing, which fails under CI.
+fn chromium(lab: &Lab, dir: &Path) -> Option<(String, Vec<u8>)> {
     let Some(chromium) = drift_testkit::find_in_path("chromium") else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "chromium is missing under CI (.ci/run installs it)"
         );
         println!("SKIP chromium part: chromium is not installed (apt-get install chromium)");
-        return;
+        return None;
     };
-    let profile = dir.path().join("chromium-profile");
-    let shot = dir.path().join("page.png");
+    let profile = dir.join("chromium-profile");
+    let shot = dir.join("page.png");
     let url = format!("http://{ADMIN}/");
     let base = [
         "--headless",
@@ -131,28 +151,21 @@ fn metrics_and_the_status_page_show_the_instance_state() {
         lab.host(0).exec(&args)
     };
     let dom = chrome(&["--dump-dom"]);
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
     assert!(
-        dom_text.contains("class=\"state MASTER\"") && dom_text.contains("VI_1"),
-        "chromium --dump-dom: {dom_text}\n{}",
+        !dom_text.is_empty(),
+        "chromium --dump-dom printed nothing: {}",
         String::from_utf8_lossy(&dom.stderr)
     );
     let ss = format!("--screenshot={}", shot.display());
-    let out = chrome(&[&ss, "--window-size=1280,600", "--hide-scrollbars"]);
+    let out = chrome(&[&ss, "--window-size=1280,640", "--hide-scrollbars"]);
     let png = std::fs::read(&shot).unwrap_or_else(|e| {
         panic!(
             "no screenshot ({e}): {}",
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5000,
-        "{} bytes",
-        png.len()
-    );
-    if let Ok(keep) = std::env::var("DRIFT_SCREENSHOT") {
-        std::fs::copy(&shot, keep).unwrap();
-    }
+    Some((dom_text, png))
 }
 
 #[test]
@@ -221,6 +234,12 @@ fn with_the_proxy_in_process_upstream_servers_show_in_metrics_status_and_page() 
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["upstreams"][0]["upstream"], "names");
     assert_eq!(v["upstreams"][0]["requests"], 3);
+    if let Ok(keep) = std::env::var("DRIFT_SCREENSHOT_PROXY") {
+        if let Some((dom, png)) = chromium(&lab, dir.path()) {
+            assert!(dom.contains("id=\"upstreams\""), "{dom}");
+            std::fs::write(keep, png).unwrap();
+        }
+    }
 }
 
 /// Datagrams received on the fake NOTIFY_SOCKET until `want` shows up (or the timeout).

@@ -64,10 +64,7 @@ pub fn write(dir: &Path, dump: Dump, snap: &Snapshot) -> Result<PathBuf> {
 }
 
 fn drop_count(i: &InstanceStatus, reason: &str) -> u64 {
-    i.drops
-        .iter()
-        .find(|(r, _)| r == reason)
-        .map_or(0, |(_, n)| *n)
+    i.drops.get(reason)
 }
 
 /// keepalived's `vrrp_print_stats` layout, then drift's own reasons.
@@ -207,7 +204,7 @@ fn json_dump(snap: &Snapshot) -> String {
                     "auth_failure": d("auth_fail"),
                     "pri_zero_rcvd": c.priority_zero_rx,
                     "pri_zero_sent": c.priority_zero_tx,
-                    "drops": i.drops.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                    "drops": i.drops,
                 }
             })
         })
@@ -218,7 +215,7 @@ fn json_dump(snap: &Snapshot) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::daemon::status::{Counters, Transition};
+    use crate::daemon::status::{Counters, DropCounts, Transition};
 
     pub fn sample() -> Snapshot {
         Snapshot {
@@ -228,6 +225,7 @@ pub(crate) mod tests {
             started_unix_ms: 1_700_000_000_000,
             instances: vec![InstanceStatus {
                 slot: 0,
+                last_advert: None,
                 name: "VI_1".into(),
                 interface: "eth0".into(),
                 vrid: 51,
@@ -252,7 +250,11 @@ pub(crate) mod tests {
                     became_master: 1,
                     ..Counters::default()
                 },
-                drops: vec![("ttl".into(), 2), ("checksum".into(), 5)],
+                drops: DropCounts(drift_vrrp::Drops {
+                    ttl: 2,
+                    checksum: 5,
+                    ..Default::default()
+                }),
             }],
             ..Snapshot::default()
         }

@@ -132,9 +132,9 @@ impl Collector for VrrpCollector {
                 prio.push((labels, ConstGauge::new(i64::from(p))));
             }
             transitions.push((vec![("instance", name)], ConstCounter::new(i.transitions)));
-            for (reason, n) in &i.drops {
-                let labels = vec![("instance", name), ("reason", reason.as_str())];
-                drops.push((labels, ConstCounter::new(*n)));
+            for (reason, n) in i.drops.iter() {
+                let labels = vec![("instance", name), ("reason", reason)];
+                drops.push((labels, ConstCounter::new(n)));
             }
             for t in &i.trackers {
                 let labels = vec![

@@ -59,6 +59,10 @@ pub struct InstanceStatus {
     /// The slot it describes (per-packet updates match on this, not on the name).
     #[serde(skip)]
     pub slot: u64,
+    /// Source and priority of the last advert handed to the state machine, to explain a
+    /// takeover that the timer triggers after a priority-0 advert.
+    #[serde(skip)]
+    pub last_advert: Option<(IpAddr, u8)>,
     pub name: String,
     pub interface: String,
     pub vrid: u8,
@@ -76,7 +80,54 @@ pub struct InstanceStatus {
     pub trackers: Vec<TrackerStatus>,
     pub counters: Counters,
     /// Dropped packets by reason (every reason listed, zeros included).
-    pub drops: Vec<(String, u64)>,
+    pub drops: DropCounts,
+}
+
+/// drift-vrrp's drop counters, as a JSON object `{"ttl": 0, ...}` (copied per packet, so kept
+/// as the plain struct rather than a map).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts(pub Drops);
+
+impl DropCounts {
+    /// `(reason, count)` in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        drop_reasons(&self.0).into_iter()
+    }
+
+    pub fn get(&self, reason: &str) -> u64 {
+        self.iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| n)
+    }
+}
+
+impl Serialize for DropCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for DropCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = std::collections::BTreeMap::<String, u64>::deserialize(d)?;
+        let g = |k: &str| m.get(k).copied().unwrap_or(0);
+        Ok(DropCounts(Drops {
+            ttl: g("ttl"),
+            version: g("version"),
+            checksum: g("checksum"),
+            vrid: g("vrid"),
+            auth_type: g("auth_type"),
+            auth_fail: g("auth_fail"),
+            interval: g("interval"),
+            addr_list: g("addr_list"),
+            length: g("length"),
+            packet_type: g("packet_type"),
+            own: g("own"),
+            unicast_src: g("unicast_src"),
+            not_running: g("not_running"),
+            other: g("other"),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,12 +296,19 @@ impl Cause {
     }
 }
 
-/// Why `from` became `to` after `cause`, in an operator's words.
-pub fn reason(cause: Cause, from: State, to: State) -> String {
+/// Why `from` became `to` after `cause`, in an operator's words (`last_advert`: the last
+/// advert this instance received, if any).
+pub fn reason(cause: Cause, from: State, to: State, last_advert: Option<(IpAddr, u8)>) -> String {
     match (cause, to) {
         (Cause::Startup, State::Master) => "startup (configured MASTER or address owner)".into(),
         (Cause::Startup, _) => "startup".into(),
-        (Cause::Timer, State::Master) => "no advert within the master down interval".into(),
+        (Cause::Timer, State::Master) => match last_advert {
+            // RFC 5798 §6.4.2: a priority-0 advert sets the master down timer to the skew time.
+            Some((src, 0)) => {
+                format!("master {src} resigned (priority 0): took over after the skew time")
+            }
+            _ => "no advert within the master down interval".into(),
+        },
         (Cause::Timer, _) => "timer".into(),
         (Cause::Advert { src, priority: 0 }, _) => format!("master {src} resigned (priority 0)"),
         (Cause::Advert { src, priority }, State::Backup) if from == State::Master => {
@@ -325,15 +383,14 @@ fn refresh(e: &mut InstanceStatus, s: &Slot) {
     e.master = s.inst.master_addr();
     e.master_priority = s.inst.master_priority();
     e.counters = counters(st);
-    for (slot, (_, n)) in e.drops.iter_mut().zip(drop_reasons(&st.drops)) {
-        slot.1 = n;
-    }
+    e.drops = DropCounts(st.drops);
 }
 
 /// Everything about a slot, rebuilt (on startup, tracker changes and reloads, not per packet).
 fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
     let mut e = InstanceStatus {
         slot: s.id,
+        last_advert: old.and_then(|o| o.last_advert),
         name: s.model.name.clone(),
         interface: s.io.ifname.clone(),
         vrid: s.io.vrid(),
@@ -361,10 +418,7 @@ fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
             })
             .collect(),
         counters: Counters::default(),
-        drops: drop_reasons(&Drops::default())
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), *v))
-            .collect(),
+        drops: DropCounts::default(),
     };
     refresh(&mut e, s);
     e
@@ -385,12 +439,15 @@ pub fn after_step(hub: &Hub, s: &Slot, cause: Cause, before: State) {
         return;
     };
     refresh(e, s);
+    if let Cause::Advert { src, priority } = cause {
+        e.last_advert = Some((src, priority));
+    }
     if after != before {
         let t = Transition {
             from: state_name(before).into(),
             to: state_name(after).into(),
             at_unix_ms: unix_ms(),
-            reason: reason(cause, before, after),
+            reason: reason(cause, before, after, e.last_advert),
         };
         e.transitions += 1;
         e.last_transition = Some(t.clone());
@@ -424,8 +481,18 @@ mod tests {
 
     #[test]
     fn taking_over_after_silence_is_explained_by_the_master_down_timer() {
-        let r = reason(Cause::Timer, State::Backup, State::Master);
+        let r = reason(Cause::Timer, State::Backup, State::Master, None);
         assert!(r.contains("master down interval"), "{r}");
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        let r = reason(Cause::Timer, State::Backup, State::Master, Some((src, 200)));
+        assert!(r.contains("master down interval"), "{r}");
+    }
+
+    #[test]
+    fn a_takeover_after_a_priority_zero_advert_says_the_master_resigned() {
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        let r = reason(Cause::Timer, State::Backup, State::Master, Some((src, 0)));
+        assert!(r.starts_with("master 10.0.0.2 resigned"), "{r}");
     }
 
     #[test]
@@ -435,6 +502,7 @@ mod tests {
             Cause::Advert { src, priority: 200 },
             State::Master,
             State::Backup,
+            None,
         );
         assert!(r.contains("10.0.0.2") && r.contains("200"), "{r}");
     }
@@ -446,8 +514,21 @@ mod tests {
             Cause::Advert { src, priority: 0 },
             State::Backup,
             State::Master,
+            None,
         );
         assert_eq!(r, "master 10.0.0.2 resigned (priority 0)");
+    }
+
+    #[test]
+    fn drop_counts_round_trip_through_json_as_an_object() {
+        let d = DropCounts(Drops {
+            checksum: 3,
+            other: 1,
+            ..Drops::default()
+        });
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(text.starts_with("{\"ttl\":0,"), "{text}");
+        assert_eq!(serde_json::from_str::<DropCounts>(&text).unwrap(), d);
     }
 
     #[test]
