@@ -426,10 +426,13 @@ impl Instance {
         }
     }
 
-    /// Like keepalived, a master going to fault sends a priority-0 advert so a backup takes
-    /// over after Skew_Time instead of Master_Down_Interval.
+    /// Like keepalived, a master going to fault sends a priority-0 advert at once so a backup
+    /// takes over after Skew_Time instead of Master_Down_Interval. keepalived 2.2.7 sends two
+    /// back to back (`vrrp_state_leave_master` for FAULT, then `vrrp_restore_interface`; seen on
+    /// the wire 9 µs apart), and so does drift: one lost packet then costs nothing.
     fn enter_fault(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
+            self.send_advert(PRIORITY_STOP, out);
             self.send_advert(PRIORITY_STOP, out);
             self.leave_master(out);
         }

@@ -293,7 +293,7 @@ fn fault_releases_mastership_with_priority_zero_and_recovery_waits_as_backup() {
     let d = h.deadline();
     h.feed(d, Input::Timer);
     let a = h.feed(d + ms(1), Input::Fault(true));
-    assert_eq!(sent_priorities(&a), vec![0]);
+    assert_eq!(sent_priorities(&a), vec![0, 0]);
     assert_eq!(h.i.state(), State::Fault);
     assert!(h.peer_advert(d + ms(2), "10.0.0.2", 50).is_empty());
     assert_eq!(h.i.stats().drops.not_running, 1);
