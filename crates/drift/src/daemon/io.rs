@@ -85,6 +85,9 @@ impl InstanceIo {
                     )
                 })?,
         };
+        for w in super::unsupported::ignored(vi) {
+            warn!("VRRP_Instance({}) {w}", vi.name);
+        }
         let mut cfg = mapping::instance_config(vi, primary)?;
         cfg.sync_group = in_sync_group;
         let family = if v6 { Family::V6 } else { Family::V4 };

@@ -34,6 +34,7 @@ mod systemd;
 mod track_file;
 mod track_process;
 mod tracking;
+mod unsupported;
 mod vrrp_thread;
 
 use std::io::IsTerminal;
