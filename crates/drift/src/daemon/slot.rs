@@ -145,6 +145,11 @@ impl Slot {
             .chain(self.trackers.scripts.iter().map(|t| ("script", t)))
             .chain(self.trackers.processes.iter().map(|t| ("process", t)))
     }
+
+    /// `track_file` trackers (a value, not up/down), for status reports.
+    pub fn file_trackers(&self) -> &[super::instance_trackers::FileTracked] {
+        &self.trackers.files
+    }
 }
 
 /// One socket joined to the VRRP group per interface and family, read by one task. With a

@@ -148,10 +148,14 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackerStatus {
     pub name: String,
-    /// `interface` or `script`.
+    /// `interface`, `script`, `process`, `upstream` (drift's `track_upstream`) or `file`.
     pub kind: String,
+    /// A file tracker is "down" when keepalived would fault on it (weight 0, value not 0).
     pub up: bool,
     pub weight: i32,
+    /// `track_file`: the number read from the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,12 +414,26 @@ fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
         last_transition: old.and_then(|o| o.last_transition.clone()),
         trackers: s
             .trackers()
-            .map(|(kind, t)| TrackerStatus {
-                name: t.name.clone(),
-                kind: kind.into(),
-                up: t.up,
-                weight: t.weight,
+            .map(|(kind, t)| {
+                let kind = match t.name.strip_prefix("upstream ") {
+                    Some(_) if kind == "script" => "upstream",
+                    _ => kind,
+                };
+                TrackerStatus {
+                    name: t.name.clone(),
+                    kind: kind.into(),
+                    up: t.up,
+                    weight: t.weight,
+                    value: None,
+                }
             })
+            .chain(s.file_trackers().iter().map(|f| TrackerStatus {
+                name: f.name.clone(),
+                kind: "file".into(),
+                up: f.weight != 0 || f.value == 0,
+                weight: f.weight,
+                value: Some(f.value),
+            }))
             .collect(),
         counters: Counters::default(),
         drops: DropCounts::default(),
@@ -425,9 +443,22 @@ fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
 }
 
 /// After a step: update the slot's numbers and record a transition if the state changed.
+///
+/// The VRRP thread never waits for a reader here unless there is something it must not lose
+/// (a transition, a priority-0 advert that explains the next one): plain counter refreshes are
+/// skipped while a reader holds the lock, and the next step catches up.
 pub fn after_step(hub: &Hub, s: &Slot, cause: Cause, before: State) {
     let after = s.inst.state();
-    let mut snap = hub.lock();
+    let must = after != before || matches!(cause, Cause::Advert { priority: 0, .. });
+    let mut snap = if must {
+        hub.lock()
+    } else {
+        match hub.snap.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        }
+    };
     let idx = match snap.instances.iter().position(|e| e.slot == s.id) {
         Some(i) => i,
         None => {

@@ -68,9 +68,11 @@ pub fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|d| d / 2)
 }
 
-/// Ping only while the VRRP loop is alive: a wedged loop must let systemd restart us.
+/// Ping only while the VRRP loop is alive: a wedged loop must let systemd restart us. "Alive"
+/// means it turned within the whole watchdog timeout (`2 × ping period`); the loop wakes at least
+/// once a second, so `WatchdogSec=` should be 2 s or more.
 pub fn ping_if_alive(heartbeat_age: Duration, period: Duration) {
-    if heartbeat_age <= period {
+    if heartbeat_age <= period * 2 {
         if let Err(e) = sd_notify::notify(&[NotifyState::Watchdog]) {
             warn!("sd_notify WATCHDOG: {e}");
         }
