@@ -76,15 +76,16 @@ fn add_refs(t: &mut Trackers, procs: &[TrackRef], files: &[TrackRef], defs: &Tra
 impl Trackers {
     /// keepalived: the instance's references override the trackers' weights; a sync group's
     /// trackers apply to each member. Members of a sync group (unless
-    /// `sync_group_tracking_weight`) and address owners (priority 255) track with weight 0:
-    /// keepalived sets such weights to zero, so a failure is a FAULT.
+    /// `sync_group_tracking_weight`) track with weight 0 (keepalived sets such weights to zero,
+    /// so a failure is a FAULT). An address owner (priority 255) drops every weighted tracker
+    /// ("ignoring tracked script ... with weights due to address_owner").
     pub fn for_instance(vi: &VrrpInstance, group: Option<&SyncGroup>, defs: &TrackerDefs) -> Self {
         let mut t = Trackers {
             scripts: tracking::tracked_scripts(vi, &defs.scripts),
             ..Trackers::default()
         };
         add_refs(&mut t, &vi.track_process, &vi.track_file, defs);
-        let unweighted = vi.priority == 255 || group.is_some_and(|g| !g.sync_group_tracking_weight);
+        let unweighted = group.is_some_and(|g| !g.sync_group_tracking_weight);
         if unweighted {
             t.zero_weights();
         }
@@ -101,7 +102,36 @@ impl Trackers {
             t.processes.extend(gt.processes);
             t.files.extend(gt.files);
         }
+        if vi.priority == 255 {
+            t.drop_weighted(&vi.name);
+        }
         t
+    }
+
+    fn drop_weighted(&mut self, instance: &str) {
+        let log = |kind: &str, name: &str| {
+            tracing::warn!(
+                "({instance}) ignoring tracked {kind} {name} with weights due to address_owner"
+            )
+        };
+        self.scripts.retain(|x| {
+            x.weight == 0 || {
+                log("script", &x.name);
+                false
+            }
+        });
+        self.processes.retain(|x| {
+            x.weight == 0 || {
+                log("process", &x.name);
+                false
+            }
+        });
+        self.files.retain(|x| {
+            x.weight == 0 || {
+                log("file", &x.name);
+                false
+            }
+        });
     }
 
     fn zero_weights(&mut self) {
@@ -256,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn sync_group_members_and_owners_track_with_weight_zero() {
+    fn sync_group_members_track_with_weight_zero_and_owners_drop_weighted_trackers() {
         let mut vi = VrrpInstance::new("VI_1", 1);
         vi.track_script = vec![drift_model::TrackScriptRef {
             name: "chk".into(),
@@ -289,9 +319,11 @@ mod tests {
             -30
         );
         vi.priority = 255;
-        assert_eq!(
-            Trackers::for_instance(&vi, None, &defs).scripts[0].weight,
-            0
+        assert!(
+            Trackers::for_instance(&vi, None, &defs).scripts.is_empty(),
+            "an owner ignores weighted trackers"
         );
+        vi.track_script[0].weight = Some(0);
+        assert_eq!(Trackers::for_instance(&vi, None, &defs).scripts.len(), 1);
     }
 }

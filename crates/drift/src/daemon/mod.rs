@@ -33,6 +33,7 @@ mod sync;
 mod systemd;
 mod track_file;
 mod track_process;
+mod track_script;
 mod tracking;
 mod unsupported;
 mod vrrp_thread;

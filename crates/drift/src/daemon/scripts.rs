@@ -10,18 +10,17 @@
 //! consecutive successes. drift accepts `interval`/`timeout` fractions (down to 0.05 s);
 //! keepalived 2.2.7 refuses anything but whole seconds.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
-use drift_model::{GlobalDefs, Notify, VrrpScript};
+use drift_model::Notify;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::instance_trackers::{TrackerDefs, TrackerUpdate};
 use super::notify_fifo::{self, Fifo, FifoConf};
 use super::script_exec::{self, RunAs};
 use super::script_security::{self as security, Verdict};
 use super::smtp::{self, SmtpConf};
+use super::track_script::{self, Prepared};
 use super::{track_file, track_process};
 
 /// A boolean tracker changed (used by the proxy's `track_upstream` feed, which shares the
@@ -52,14 +51,6 @@ enum Msg {
     Finish,
 }
 
-/// A track script ready to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prepared {
-    pub script: VrrpScript,
-    pub argv: Vec<String>,
-    pub run_as: RunAs,
-}
-
 /// What the trackers thread runs, resolved from the configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
@@ -75,7 +66,7 @@ pub struct Setup {
 impl Setup {
     pub fn new(config: &drift_model::Config) -> Setup {
         let g = &config.global_defs;
-        let scripts = prepare(g, &config.vrrp_scripts);
+        let scripts = track_script::prepare(g, &config.vrrp_scripts);
         for f in &config.track_files {
             track_file::init_file(f);
         }
@@ -145,7 +136,7 @@ impl Scripts {
 
 async fn serve(setup: Setup, mut rx: UnboundedReceiver<Msg>, tx: UnboundedSender<TrackerUpdate>) {
     for s in setup.scripts.clone() {
-        tokio::spawn(track_loop(s, tx.clone()));
+        tokio::spawn(track_script::track_loop(s, tx.clone()));
     }
     tokio::spawn(track_file::watch(setup.defs.files.clone(), tx.clone()));
     tokio::spawn(track_process::watch(
@@ -196,72 +187,6 @@ async fn serve(setup: Setup, mut rx: UnboundedReceiver<Msg>, tx: UnboundedSender
     for f in fifos {
         f.close().await;
     }
-}
-
-/// The track scripts that can run, each with its user. Like keepalived, a script is removed
-/// when its program is missing or not executable, when its user (or the default script user
-/// under `enable_script_security`) cannot be resolved, or when it would run as root from a
-/// path a non-root user can modify and `enable_script_security` is on.
-pub fn prepare(g: &GlobalDefs, scripts: &[VrrpScript]) -> Vec<Prepared> {
-    let default = security::default_user(g);
-    let mut out = Vec::new();
-    let mut insecure_run = false;
-    for s in scripts {
-        match prepare_one(g, &default, s) {
-            Ok((p, insecure)) => {
-                insecure_run |= insecure;
-                out.push(p);
-            }
-            Err(e) => warn!("vrrp_script {}: {e}; disabled", s.name),
-        }
-    }
-    if insecure_run {
-        warn!(
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled. \
-             There are insecure scripts."
-        );
-    }
-    out
-}
-
-fn prepare_one(
-    g: &GlobalDefs,
-    default: &Result<RunAs, String>,
-    s: &VrrpScript,
-) -> Result<(Prepared, bool), String> {
-    let argv = argv(&s.script).ok_or_else(|| format!("cannot split `{}`", s.script))?;
-    let run_as = match &s.user {
-        Some(u) => security::lookup(u, s.group.as_deref())?,
-        None => default.clone()?,
-    };
-    let program = security::resolve_program(&argv[0])
-        .ok_or_else(|| format!("`{}` not found or not executable", argv[0]))?;
-    let insecure = match security::check(&program, run_as)? {
-        Verdict::Safe => false,
-        Verdict::Insecure { component } if g.enable_script_security => {
-            return Err(format!(
-                "unsafe permissions: '{}' can be modified by a non-root user and the script \
-                 runs as root (enable_script_security)",
-                component.display()
-            ))
-        }
-        Verdict::Insecure { component } => {
-            warn!(
-                "vrrp_script {}: unsafe permissions found for '{}'",
-                s.name,
-                component.display()
-            );
-            true
-        }
-    };
-    Ok((
-        Prepared {
-            script: s.clone(),
-            argv,
-            run_as,
-        },
-        insecure,
-    ))
 }
 
 /// The argument vector of a script line, or None when its quoting is broken.
@@ -352,111 +277,9 @@ fn run_notify(setup: &Setup, job: &NotifyJob) {
     }
 }
 
-/// rise/fall hysteresis: the state after one more result.
-pub fn next_state(ok: bool, result: bool, streak: &mut u32, rise: u32, fall: u32) -> bool {
-    if result == ok {
-        *streak = 0;
-        return ok;
-    }
-    *streak += 1;
-    let needed = if ok { fall } else { rise }.max(1);
-    if *streak >= needed {
-        *streak = 0;
-        !ok
-    } else {
-        ok
-    }
-}
-
-async fn track_loop(p: Prepared, tx: UnboundedSender<TrackerUpdate>) {
-    let s = &p.script;
-    let mut ok = !s.init_fail;
-    let mut streak = 0;
-    let mut tick = tokio::time::interval(s.interval.max(MIN_INTERVAL));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let outcome =
-            script_exec::run_checked(&p.argv, Some(p.run_as), s.timeout.max(MIN_INTERVAL)).await;
-        if outcome == script_exec::Outcome::TimedOut {
-            info!("VRRP_Script({}) timed out", s.name);
-        }
-        let new = next_state(ok, outcome.success(), &mut streak, s.rise, s.fall);
-        if new != ok {
-            ok = new;
-            info!(
-                "VRRP_Script({}) {}",
-                s.name,
-                if ok { "succeeded" } else { "failed" }
-            );
-            let upd = TrackerUpdate::Script {
-                name: s.name.clone(),
-                ok,
-            };
-            if tx.send(upd).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// The shortest interval and timeout a track script gets (issue 8's sub-second checks).
-const MIN_INTERVAL: Duration = Duration::from_millis(10);
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn missing_or_non_executable_scripts_are_disabled() {
-        let plain = tempfile::NamedTempFile::new().unwrap();
-        let plain = plain.path().display().to_string();
-        let scripts = [
-            VrrpScript::new("ok", "/bin/true"),
-            VrrpScript::new("path", "true --flag"),
-            VrrpScript::new("missing", "/nonexistent/check.sh"),
-            VrrpScript::new("not_exec", plain.as_str()),
-        ];
-        let g = GlobalDefs {
-            script_user: Some(drift_model::ScriptUser {
-                user: "root".into(),
-                group: None,
-            }),
-            ..GlobalDefs::default()
-        };
-        let names: Vec<_> = prepare(&g, &scripts)
-            .into_iter()
-            .map(|p| p.script.name)
-            .collect();
-        assert_eq!(names, vec!["ok", "path"]);
-    }
-
-    #[test]
-    fn an_insecure_script_is_disabled_only_under_script_security() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("check.sh");
-        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let scripts = [VrrpScript::new("chk", path.display().to_string())];
-        let mut g = GlobalDefs {
-            script_user: Some(drift_model::ScriptUser {
-                user: "root".into(),
-                group: None,
-            }),
-            ..GlobalDefs::default()
-        };
-        assert_eq!(prepare(&g, &scripts).len(), 1, "runs, with a warning");
-        g.enable_script_security = true;
-        assert!(prepare(&g, &scripts).is_empty());
-    }
-
-    #[test]
-    fn a_script_with_an_unknown_user_is_disabled() {
-        let mut s = VrrpScript::new("chk", "/bin/true");
-        s.user = Some("no-such-user-drift".into());
-        assert!(prepare(&GlobalDefs::default(), &[s]).is_empty());
-    }
 
     #[test]
     fn script_lines_are_split_like_a_shell_without_running_one() {
@@ -494,23 +317,5 @@ mod tests {
             ..job
         };
         assert_eq!(notify_commands(&backup).len(), 1);
-    }
-
-    #[test]
-    fn a_script_fails_after_fall_failures_and_recovers_after_rise_successes() {
-        let mut streak = 0;
-        let mut ok = true;
-        ok = next_state(ok, false, &mut streak, 2, 3);
-        ok = next_state(ok, false, &mut streak, 2, 3);
-        assert!(ok, "two failures of three needed");
-        ok = next_state(ok, false, &mut streak, 2, 3);
-        assert!(!ok);
-        ok = next_state(ok, true, &mut streak, 2, 3);
-        assert!(!ok);
-        ok = next_state(ok, false, &mut streak, 2, 3);
-        ok = next_state(ok, true, &mut streak, 2, 3);
-        assert!(!ok, "an interrupted streak starts again");
-        ok = next_state(ok, true, &mut streak, 2, 3);
-        assert!(ok);
     }
 }
