@@ -61,6 +61,14 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 1.0)]
         advert_int: f64,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages generated from this CLI into DIR (packaging).
+    #[command(hide = true)]
+    GenMan { dir: PathBuf },
     /// Run the VRRP daemon in the foreground (logs on stderr).
     Run {
         /// Configuration file.
@@ -137,6 +145,11 @@ enum DumpArg {
     Conf,
 }
 
+/// The CLI definition, for the generated man pages and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -164,6 +177,8 @@ pub fn run() -> ExitCode {
             ExitCode::from(u8::try_from(code).unwrap_or(3))
         }
         Command::Proxy { conf, workers } => crate::check::run_proxy(&conf, workers),
+        Command::Completions { shell } => crate::generate::completions(command(), shell),
+        Command::GenMan { dir } => crate::generate::man_pages(command(), &dir),
         Command::Demo {
             non_interactive,
             advert_int,

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod daemon;
 mod demo;
+mod generate;
 
 fn main() -> ExitCode {
     cli::run()
