@@ -8,13 +8,14 @@
 //! cargo build --release -p drift
 //! cargo run --release -p drift --example service_failover_bench -- [runs] [filter]   # as root
 //! ```
-//! Rows: keepalived/keepalived and drift/drift with keepalived's settings (check interval 1 s,
-//! fall 2), drift/drift with the fast settings (check interval 0.1 s, fall 2,
-//! `preempt_immediate`), and drift/drift with `drift run --proxy` tracking its upstream's
-//! health (`track_upstream`, TCP check every 0.1 s, fall 2, no script), each at advert_int 1
-//! (v2) and 0.1 (v3). `filter` keeps only the rows
-//! whose label contains it. The drift binary is `$DRIFT_BIN`, else next to the example's
-//! directory. The machine's load average is printed with each row: the figures are wall-clock.
+//! Rows, each at advert_int 1 (v2) and 0.1 (v3): keepalived/keepalived and drift/drift with
+//! keepalived's settings (check interval 1 s, fall 2), and again with weight 0 (FAULT, priority-0
+//! advert); drift/drift with 0.1 s checks but no `preempt_immediate` (what the checks alone
+//! buy); the fast settings (0.1 s checks, `preempt_immediate`); and `drift run --proxy`
+//! tracking its upstream's health (`track_upstream`, TCP check every 0.1 s, fall 2, no script).
+//! `filter` keeps only the rows whose label contains it. The drift binary is `$DRIFT_BIN`, else
+//! next to the example's directory. The machine's load average is printed with each row: the
+//! figures are wall-clock.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -40,6 +41,11 @@ enum Peer {
 enum Settings {
     /// Check every 1 s, fall 2, weight -20 (keepalived's whole-second checks).
     Keepalived,
+    /// The same with weight 0: a failed check means FAULT and a priority-0 advert.
+    KeepalivedFault,
+    /// Check every 0.1 s, fall 2, weight -20, without `preempt_immediate` (what the checks
+    /// alone buy).
+    FastChecks,
     /// Check every 0.1 s, fall 2, weight -20, `preempt_immediate`.
     Fast,
     /// `drift run --proxy`: `track_upstream` on a 0.1 s TCP health check, `preempt_immediate`.
@@ -64,9 +70,24 @@ fn rows() -> Vec<Row> {
                 "keepalived/keepalived, keepalived settings",
             ),
             (
+                Peer::Keepalived,
+                Settings::KeepalivedFault,
+                "keepalived/keepalived, keepalived settings, weight 0 (FAULT)",
+            ),
+            (
                 Peer::Drift,
                 Settings::Keepalived,
                 "drift/drift, keepalived settings",
+            ),
+            (
+                Peer::Drift,
+                Settings::KeepalivedFault,
+                "drift/drift, keepalived settings, weight 0 (FAULT)",
+            ),
+            (
+                Peer::Drift,
+                Settings::FastChecks,
+                "drift/drift, check 0.1 s, no preempt_immediate",
             ),
             (Peer::Drift, Settings::Fast, "drift/drift, fast settings"),
             (
@@ -225,6 +246,8 @@ fn bench_row(bin: &Path, row: &Row, runs: usize) -> Vec<Run> {
         }
         match row.settings {
             Settings::Keepalived => {}
+            Settings::KeepalivedFault => i.weight = 0,
+            Settings::FastChecks => i.check_interval = "0.1".into(),
             Settings::Fast => i = i.fast(),
             Settings::Upstream => i = i.upstream(),
         }
