@@ -190,6 +190,20 @@ impl Collector for VrrpCollector {
             "Priority-0 adverts received (a master resigning)",
             |c| c.priority_zero_rx,
         )?;
+        counter_family(
+            &mut enc,
+            &snap,
+            "vrrp_released_master",
+            "Transitions out of MASTER",
+            |c| c.released_master,
+        )?;
+        counter_family(
+            &mut enc,
+            &snap,
+            "vrrp_priority_zero_sent",
+            "Priority-0 adverts sent (resigning at shutdown)",
+            |c| c.priority_zero_tx,
+        )?;
         family(
             &mut enc,
             "vrrp_dropped_packets",
@@ -203,6 +217,21 @@ impl Collector for VrrpCollector {
             "1 while a tracked interface is usable or a track script succeeds",
             MetricType::Gauge,
             trackers,
+        )?;
+        family(
+            &mut enc,
+            "reloads",
+            "Configuration reloads finished (applied or refused)",
+            MetricType::Counter,
+            vec![(Vec::new(), ConstCounter::new(snap.reloads))],
+        )?;
+        let age = self.hub.heartbeat_age().as_secs_f64();
+        family(
+            &mut enc,
+            "vrrp_loop_idle_seconds",
+            "Time since the VRRP loop last turned (it wakes at least once a second)",
+            MetricType::Gauge,
+            vec![(Vec::new(), ConstGauge::new(age))],
         )?;
         Ok(())
     }
@@ -314,6 +343,8 @@ mod tests {
         assert!(text
             .contains("drift_vrrp_dropped_packets_total{instance=\"VI_1\",reason=\"checksum\"} 5"));
         assert!(text.contains("drift_vrrp_priority{instance=\"VI_1\",kind=\"effective\"} 100"));
+        assert!(text.contains("drift_reloads_total 0"));
+        assert!(text.contains("drift_vrrp_loop_idle_seconds "));
         assert!(text.ends_with("# EOF\n"));
     }
 
