@@ -304,7 +304,12 @@ fn notify(o: &mut Out, n: &Notify) {
     ];
     for (k, v) in all {
         if let Some(cmd) = v {
-            o.line(&[k, cmd]);
+            let mut w = vec![k, cmd.as_str()];
+            if let Some(u) = n.users.iter().find(|u| u.keyword == k) {
+                w.push(&u.user);
+                w.extend(u.group.as_deref());
+            }
+            o.line(&w);
         }
     }
     if n.priority_changes {

@@ -122,6 +122,7 @@ fn notify() -> impl Strategy<Value = Notify> {
                 notify,
                 master_rx_lower_pri: None,
                 priority_changes,
+                users: Vec::new(),
             },
         )
 }

@@ -182,6 +182,19 @@ pub struct Notify {
     pub notify: Option<String>,
     pub master_rx_lower_pri: Option<String>,
     pub priority_changes: bool,
+    /// `notify_* SCRIPT [username [groupname]]`: the scripts given their own user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<NotifyUser>,
+}
+
+/// The user a notify script runs as, when its line names one (keepalived: words after the
+/// script are `username [groupname]`, not arguments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyUser {
+    /// The keyword (`notify_master`, `notify`, ...).
+    pub keyword: String,
+    pub user: String,
+    pub group: Option<String>,
 }
 
 /// Gratuitous ARP / unsolicited NA schedule on becoming master (keepalived garp_* keywords).

@@ -12,8 +12,8 @@ mod track;
 
 pub use global::{GlobalDefs, ScriptUser, SmtpServer};
 pub use instance::{
-    Authentication, Family, Garp, InitialState, Notify, TrackInterface, TrackRef, TrackScriptRef,
-    UnicastPeer, Vip, VrrpInstance, VrrpVersion,
+    Authentication, Family, Garp, InitialState, Notify, NotifyUser, TrackInterface, TrackRef,
+    TrackScriptRef, UnicastPeer, Vip, VrrpInstance, VrrpVersion,
 };
 pub use lvs::{RealServer, VirtualServer, VirtualServerGroup};
 pub use track::{SyncGroup, TrackFile, TrackProcess, VrrpScript};

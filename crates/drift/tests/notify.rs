@@ -1,5 +1,5 @@
 //! Notification end to end, one `drift run` in a namespace: notify scripts (per state and the
-//! generic one, run as `script_user`), `vrrp_notify_fifo` with its reader script, and
+//! generic one, run as `script_user` or the user their line names), `vrrp_notify_fifo` with its reader script, and
 //! `smtp_alert` mails to an SMTP listener on the namespace's loopback. Needs root.
 
 mod common;
@@ -27,7 +27,7 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 #[test]
-fn notify_scripts_run_as_script_user_with_keepalived_arguments() {
+fn notify_scripts_run_as_script_user_or_their_own_user_with_keepalived_arguments() {
     skip_unless_root!();
     let lab = Lab::builder().hosts(1).build().unwrap();
     let vip = lab.addr_v4(120);
@@ -50,14 +50,16 @@ fn notify_scripts_run_as_script_user_with_keepalived_arguments() {
             "BACKUP",
             100,
             vip,
-            &format!("  notify_backup \"{s} backup-arg\"\n  notify_master {s}\n  notify {s}\n"),
+            &format!(
+                "  notify_backup \"{s} backup-arg\"\n  notify_master {s} root\n  notify {s}\n"
+            ),
         )
     );
     let mut d = start(&lab, &cfg);
     let want = [
         "nobody backup-arg",
         "nobody INSTANCE VI_1 BACKUP 100",
-        "nobody ",
+        "root ",
         "nobody INSTANCE VI_1 MASTER 100",
     ];
     // Per state: notify_<state> first, then the generic notify (keepalived's order); the two

@@ -234,7 +234,7 @@ fn notify(n: &Node, cx: &mut Cx, out: &mut Notify) {
             return;
         }
     };
-    *slot = cx.command(n);
+    *slot = cx.notify_command(n, &mut out.users);
 }
 
 /// keepalived's completion rules, with the warnings it prints for each adjustment.

@@ -78,6 +78,25 @@ impl Cx {
         )
     }
 
+    /// `notify_* SCRIPT [username [groupname]]`: keepalived takes the first word (quoted when
+    /// it has arguments) as the script and the next ones as its user and group.
+    pub fn notify_command(
+        &mut self,
+        node: &Node,
+        users: &mut Vec<drift_model::NotifyUser>,
+    ) -> Option<String> {
+        let cmd = self.arg(node)?.text.clone();
+        users.retain(|u| u.keyword != node.key.text);
+        if let Some(user) = node.args.get(1) {
+            users.push(drift_model::NotifyUser {
+                keyword: node.key.text.clone(),
+                user: user.text.clone(),
+                group: node.args.get(2).map(|w| w.text.clone()),
+            });
+        }
+        Some(cmd)
+    }
+
     pub fn string(&mut self, node: &Node) -> Option<String> {
         self.arg(node).map(|w| w.text.clone())
     }

@@ -14,9 +14,9 @@ fn name(node: &Node, cx: &mut Cx) -> Option<String> {
     n
 }
 
-/// `weight N [reverse]` inside a tracker block.
-fn weight(n: &Node, cx: &mut Cx, weight: &mut i32, reverse: &mut bool) {
-    if let Some(v) = cx.int(n, -253, 253) {
+/// `weight N [reverse]` inside a tracker block, N within `limit` either way.
+fn weight(n: &Node, cx: &mut Cx, limit: i64, weight: &mut i32, reverse: &mut bool) {
+    if let Some(v) = cx.int(n, -limit, limit) {
         *weight = v as i32;
     }
     for w in n.args.iter().skip(1) {
@@ -31,6 +31,9 @@ fn weight(n: &Node, cx: &mut Cx, weight: &mut i32, reverse: &mut bool) {
     }
 }
 
+/// The shortest vrrp_script interval and timeout drift runs.
+const MIN_SCRIPT_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub fn lower_script(node: &Node, cx: &mut Cx, config: &mut Config) {
     let Some(name) = name(node, cx) else { return };
     let mut s = VrrpScript::new(name, "");
@@ -44,7 +47,7 @@ pub fn lower_script(node: &Node, cx: &mut Cx, config: &mut Config) {
             }
             "interval" => s.interval = cx.secs(n).unwrap_or(s.interval),
             "timeout" => timeout = cx.secs(n),
-            "weight" => weight(n, cx, &mut s.weight, &mut s.reverse),
+            "weight" => weight(n, cx, 253, &mut s.weight, &mut s.reverse),
             "rise" => s.rise = cx.int(n, 1, 1_000_000).map(|v| v as u32).unwrap_or(1),
             "fall" => s.fall = cx.int(n, 1, 1_000_000).map(|v| v as u32).unwrap_or(1),
             "user" => {
@@ -61,11 +64,19 @@ pub fn lower_script(node: &Node, cx: &mut Cx, config: &mut Config) {
             format!("vrrp_script {} has no `script`", s.name),
         );
     }
-    if s.interval.is_zero() {
-        cx.error(
-            node.key.span,
-            format!("vrrp_script {}: interval must be more than 0", s.name),
-        );
+    // drift extension (issue 8): fractions of a second, keepalived 2.2.7 takes whole seconds.
+    // Below 50 ms a check would mostly measure fork/exec.
+    for (what, d) in [("interval", Some(s.interval)), ("timeout", timeout)] {
+        if let Some(d) = d.filter(|d| *d < MIN_SCRIPT_TIME) {
+            cx.error(
+                node.key.span,
+                format!(
+                    "vrrp_script {}: {what} {:.3} s is below the 0.05 s minimum",
+                    s.name,
+                    d.as_secs_f64()
+                ),
+            );
+        }
     }
     // keepalived: the timeout defaults to the interval.
     s.timeout = timeout.unwrap_or(s.interval);
@@ -85,7 +96,8 @@ pub fn lower_track_file(node: &Node, cx: &mut Cx, config: &mut Config) {
     for n in cx.block(node).iter() {
         match n.key.text.as_str() {
             "file" => t.file = cx.string(n).unwrap_or_default(),
-            "weight" => weight(n, cx, &mut t.weight, &mut t.reverse),
+            // keepalived.conf(5): -2147483647..2147483647 (the value is multiplied by it).
+            "weight" => weight(n, cx, 2_147_483_647, &mut t.weight, &mut t.reverse),
             "init_file" => t.init_file = Some(n.args.iter().map(|w| w.text.clone()).collect()),
             _ => cx.unknown(n, "track_file", TRACK_FILE),
         }
@@ -122,9 +134,10 @@ pub fn lower_track_process(node: &Node, cx: &mut Cx, config: &mut Config) {
                 }
             }
             "param_match" => p.param_match = cx.string(n),
-            "weight" => weight(n, cx, &mut p.weight, &mut p.reverse),
+            "weight" => weight(n, cx, 254, &mut p.weight, &mut p.reverse),
             "quorum" => p.quorum = cx.int(n, 1, 65535).map(|v| v as u32).unwrap_or(1),
-            "quorum_max" => p.quorum_max = cx.int(n, 1, 65535).map(|v| v as u32),
+            // 0: fail while any matching process runs (keepalived.conf(5)).
+            "quorum_max" => p.quorum_max = cx.int(n, 0, 65535).map(|v| v as u32),
             "delay" => p.delay = cx.secs(n),
             "fork_delay" => p.fork_delay = cx.secs(n),
             "terminate_delay" => p.terminate_delay = cx.secs(n),
@@ -159,12 +172,12 @@ pub fn lower_sync_group(node: &Node, cx: &mut Cx, config: &mut Config) {
                     }
                 }
             }
-            "notify_master" => g.notify.master = cx.command(n),
-            "notify_backup" => g.notify.backup = cx.command(n),
-            "notify_fault" => g.notify.fault = cx.command(n),
-            "notify_stop" => g.notify.stop = cx.command(n),
-            "notify_deleted" => g.notify.deleted = cx.command(n),
-            "notify" => g.notify.notify = cx.command(n),
+            "notify_master" => g.notify.master = cx.notify_command(n, &mut g.notify.users),
+            "notify_backup" => g.notify.backup = cx.notify_command(n, &mut g.notify.users),
+            "notify_fault" => g.notify.fault = cx.notify_command(n, &mut g.notify.users),
+            "notify_stop" => g.notify.stop = cx.notify_command(n, &mut g.notify.users),
+            "notify_deleted" => g.notify.deleted = cx.notify_command(n, &mut g.notify.users),
+            "notify" => g.notify.notify = cx.notify_command(n, &mut g.notify.users),
             "notify_priority_changes" => g.notify.priority_changes = cx.flag(n),
             "smtp_alert" => g.smtp_alert = cx.flag(n),
             "global_tracking" => g.global_tracking = true,

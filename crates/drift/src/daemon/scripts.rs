@@ -196,16 +196,16 @@ pub fn argv(line: &str) -> Option<Vec<String>> {
 
 /// keepalived: `notify_<state>` runs as written; `notify` gets `INSTANCE NAME STATE PRIORITY`
 /// appended.
-pub fn notify_commands(job: &NotifyJob) -> Vec<Vec<String>> {
-    let per_state = match job.state {
-        "MASTER" => &job.notify.master,
-        "BACKUP" => &job.notify.backup,
-        "FAULT" => &job.notify.fault,
-        _ => &job.notify.stop,
+pub fn notify_commands(job: &NotifyJob) -> Vec<(&'static str, Vec<String>)> {
+    let (keyword, per_state) = match job.state {
+        "MASTER" => ("notify_master", &job.notify.master),
+        "BACKUP" => ("notify_backup", &job.notify.backup),
+        "FAULT" => ("notify_fault", &job.notify.fault),
+        _ => ("notify_stop", &job.notify.stop),
     };
     let mut cmds = Vec::new();
     if let Some(v) = per_state.as_deref().and_then(argv) {
-        cmds.push(v);
+        cmds.push((keyword, v));
     }
     if let Some(mut v) = job.notify.notify.as_deref().and_then(argv) {
         v.extend([
@@ -214,7 +214,7 @@ pub fn notify_commands(job: &NotifyJob) -> Vec<Vec<String>> {
             job.state.to_string(),
             job.priority.to_string(),
         ]);
-        cmds.push(v);
+        cmds.push(("notify", v));
     }
     cmds
 }
@@ -222,9 +222,15 @@ pub fn notify_commands(job: &NotifyJob) -> Vec<Vec<String>> {
 /// Start the job's notify scripts as the notify user; keepalived's security rule applies as for
 /// track scripts. They are fire-and-forget (reaped in the background, never timed out).
 fn run_notify(setup: &Setup, job: &NotifyJob) {
-    for cmd in notify_commands(job) {
-        let run_as = match &setup.notify_user {
-            Ok(r) => *r,
+    for (keyword, cmd) in notify_commands(job) {
+        // Its own `username [groupname]` if the line has one, else the default script user.
+        let own = job.notify.users.iter().find(|u| u.keyword == keyword);
+        let run_as = match own.map(|u| security::lookup(&u.user, u.group.as_deref())) {
+            Some(r) => r,
+            None => setup.notify_user.clone(),
+        };
+        let run_as = match run_as {
+            Ok(r) => r,
             Err(e) => {
                 warn!(
                     "VRRP_Instance({}) notify script {:?} not run: {e}",
@@ -308,8 +314,8 @@ mod tests {
         assert_eq!(
             notify_commands(&job),
             vec![
-                vec!["/bin/m", "arg"],
-                vec!["/bin/n", "INSTANCE", "VI_1", "MASTER", "100"]
+                ("notify_master", argv("/bin/m arg").unwrap()),
+                ("notify", argv("/bin/n INSTANCE VI_1 MASTER 100").unwrap())
             ]
         );
         let backup = NotifyJob {
