@@ -57,11 +57,13 @@ pub struct Node {
 }
 
 impl Node {
-    /// Start `<this exe> run -f conf` in namespace `ns`; stderr (the log) goes to `log`.
+    /// Start `<this exe> run -f conf` in namespace `ns`; stderr (the log) goes to `log`, the
+    /// control socket is `sock` (not the default /run/drift path, which a real drift on this
+    /// machine may serve), dumps go beside it.
     ///
     /// The node gets its own process group, so a Ctrl-C in the terminal reaches only the demo,
     /// which then stops the nodes itself.
-    pub fn start(ns: &str, conf: &Path, log: PathBuf) -> Result<Node> {
+    pub fn start(ns: &str, conf: &Path, log: PathBuf, sock: &Path) -> Result<Node> {
         let exe = std::env::current_exe().context("find drift's own executable")?;
         let err = File::options()
             .create(true)
@@ -75,6 +77,10 @@ impl Node {
             .arg("-f")
             .arg(conf)
             .args(["-l", "info"])
+            .arg("--control-socket")
+            .arg(sock)
+            .arg("--dump-dir")
+            .arg(sock.parent().unwrap_or(Path::new("/tmp")))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)

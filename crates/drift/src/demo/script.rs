@@ -49,6 +49,12 @@ pub fn run(opts: &DemoOptions, live: bool) -> Result<()> {
             ""
         }
     ));
+    display.say(&format!(
+        "  meanwhile, in another terminal: drift status --socket {}",
+        std::env::temp_dir()
+            .join(format!("{PREFIX}{pid}-files/node1.sock"))
+            .display()
+    ));
     let removed = ns::cleanup_stale();
     remove_stale_dirs();
     if !removed.is_empty() {
@@ -160,7 +166,8 @@ impl Session {
         let lab = self.lab()?;
         let conf = self.dir.join(format!("{}.conf", NODE_NAMES[i]));
         let log = self.dir.join(format!("{}.log", NODE_NAMES[i]));
-        let n = Node::start(lab.nodes[i].name(), &conf, log)?;
+        let sock = self.dir.join(format!("{}.sock", NODE_NAMES[i]));
+        let n = Node::start(lab.nodes[i].name(), &conf, log, &sock)?;
         let pid = n.pid();
         self.nodes[i] = Some(n);
         self.down[i] = false;
