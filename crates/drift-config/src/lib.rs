@@ -29,6 +29,7 @@ mod lower;
 mod print;
 mod print_global;
 mod print_instance;
+pub mod script_security;
 pub mod tree;
 pub mod validate;
 

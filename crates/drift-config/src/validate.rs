@@ -4,6 +4,7 @@ use crate::diag::Diagnostic;
 use crate::lower::{RefKind, SpanIndex};
 use drift_model::{Config, Family};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 pub fn validate(config: &Config, spans: &SpanIndex, diags: &mut Vec<Diagnostic>) {
     let mut names: HashMap<&str, usize> = HashMap::new();
@@ -147,6 +148,24 @@ pub fn check_script_files(config: &Config, spans: &SpanIndex, diags: &mut Vec<Di
                 "script `{prog}` of vrrp_script {} not found or not executable; the track script will be disabled",
                 s.name
             )));
+            continue;
+        }
+        // enable_script_security: a script root runs must not be modifiable by anyone else.
+        // Run as root: its own user, else script_user, is root or unset (keepalived_script, the
+        // other default, is not resolved here).
+        let user = s.user.as_deref().or(config
+            .global_defs
+            .script_user
+            .as_ref()
+            .map(|u| u.user.as_str()));
+        if config.global_defs.enable_script_security && user.is_none_or(|u| u == "root") {
+            if let Ok(Some(c)) = crate::script_security::first_unsafe_component(Path::new(prog)) {
+                diags.push(Diagnostic::warning(*span, format!(
+                    "vrrp_script {}: '{}' can be modified by a non-root user and the script runs as root; with enable_script_security it will be disabled",
+                    s.name,
+                    c.display()
+                )));
+            }
         }
     }
 }

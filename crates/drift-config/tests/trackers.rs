@@ -85,3 +85,38 @@ fn track_file_weights_take_keepalived_s_full_range_and_quorum_max_may_be_zero() 
     assert_eq!(m.track_files[0].weight, 1000);
     assert_eq!(m.track_processes[0].quorum_max, Some(0));
 }
+
+#[test]
+fn drift_check_reports_a_root_script_in_a_world_writable_directory_under_script_security() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let prog = dir.path().join("check.sh");
+    std::fs::write(&prog, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        "vrrp_script chk {{\n script \"{}\"\n}}\n{}",
+        prog.display(),
+        instance("")
+    );
+    let conf = dir.path().join("k.conf");
+    let write = |global: &str| std::fs::write(&conf, format!("{global}{body}")).unwrap();
+    write("global_defs {\n enable_script_security\n}\n");
+    let c = drift_config::check_file(&conf);
+    let text = c.render();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.message.contains("can be modified by a non-root user")),
+        "{text}"
+    );
+    write("");
+    let c = drift_config::check_file(&conf);
+    assert!(
+        !c.warnings
+            .iter()
+            .any(|w| w.message.contains("non-root user")),
+        "without script security it runs: {}",
+        c.render()
+    );
+}

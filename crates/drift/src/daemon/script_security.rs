@@ -5,13 +5,11 @@
 //!   `keepalived_script` user if it exists, else the daemon's own uid/gid. With
 //!   `enable_script_security`, a missing `keepalived_script` (and no `script_user`) is an error
 //!   and every script without its own user is removed ("Unable to set default user").
-//! - a script run by root (uid or gid 0) must not be replaceable by anyone else: each component
-//!   of its path (and of its resolved real path) must be owned by root, and not writable by a
-//!   non-root group or by others, except directories with the sticky bit (like /tmp) for the
-//!   group/other rule. With `enable_script_security` such a script is disabled; without it, it
+//! - a script run by root (uid or gid 0) must not be replaceable by anyone else: no component
+//!   of its path (nor of its resolved real path) may be modifiable by a non-root user
+//!   ([`drift_config::script_security`], shared with `drift check`). With `enable_script_security` such a script is disabled; without it, it
 //!   runs and a SECURITY VIOLATION warning is logged.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use drift_model::GlobalDefs;
@@ -59,29 +57,7 @@ pub fn lookup(user: &str, group: Option<&str>) -> Result<RunAs, String> {
     })
 }
 
-/// keepalived's rule for one path component (from its `check_security`).
-pub fn unsafe_entry(uid: u32, gid: u32, mode: u32, is_dir: bool) -> bool {
-    const S_IWGRP: u32 = 0o020;
-    const S_IWOTH: u32 = 0o002;
-    const S_ISVTX: u32 = 0o1000;
-    let sticky_dir = is_dir && mode & S_ISVTX != 0;
-    uid != 0 || (!sticky_dir && ((gid != 0 && mode & S_IWGRP != 0) || mode & S_IWOTH != 0))
-}
-
-/// The first component of `path` (from `/` down to the file) a non-root user could modify or
-/// replace, if any. Components are not followed through symlinks, as keepalived does.
-pub fn first_unsafe_component(path: &Path) -> Result<Option<PathBuf>, String> {
-    let mut cur = PathBuf::new();
-    for comp in path.components() {
-        cur.push(comp);
-        let md = std::fs::symlink_metadata(&cur)
-            .map_err(|e| format!("cannot check '{}': {e}", cur.display()))?;
-        if unsafe_entry(md.uid(), md.gid(), md.mode(), md.is_dir()) {
-            return Ok(Some(cur));
-        }
-    }
-    Ok(None)
-}
+pub use drift_config::script_security::first_unsafe_component;
 
 /// The verdict on one script's program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,32 +107,6 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const ROOT: RunAs = RunAs { uid: 0, gid: 0 };
-
-    #[test]
-    fn root_owned_entries_without_foreign_write_bits_are_safe() {
-        assert!(!unsafe_entry(0, 0, 0o100755, false));
-        assert!(!unsafe_entry(0, 0, 0o040775, true), "group root may write");
-    }
-
-    #[test]
-    fn foreign_owners_and_foreign_write_bits_are_unsafe() {
-        assert!(unsafe_entry(1000, 0, 0o100755, false), "owner not root");
-        assert!(
-            unsafe_entry(0, 100, 0o100775, false),
-            "non-root group writes"
-        );
-        assert!(unsafe_entry(0, 0, 0o100757, false), "world writes");
-        assert!(
-            unsafe_entry(0, 0, 0o040777, true),
-            "world-writable directory"
-        );
-    }
-
-    #[test]
-    fn a_sticky_world_writable_directory_like_tmp_is_safe_when_root_owned() {
-        assert!(!unsafe_entry(0, 0, 0o041777, true));
-        assert!(unsafe_entry(1000, 0, 0o041777, true));
-    }
 
     #[test]
     fn a_world_writable_script_or_directory_run_by_root_is_insecure() {
