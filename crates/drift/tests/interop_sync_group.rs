@@ -23,14 +23,16 @@ use drift_testkit::{skip_unless_root, skip_unless_tool, wait_until, Lab, HOST_IF
 const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 
 /// Two instances with priorities `prio`; `track_x0` makes VI_1 track the extra interface `x0`;
-/// `group_notify` wraps both in sync group G whose `notify` appends its arguments to that file.
+/// `group_notify` wraps both in sync group G whose `notify` appends its arguments to that file
+/// (and `notify_stop` the line `group-stop`).
 fn config(lab: &Lab, prio: [u8; 2], track_x0: bool, group_notify: Option<&Path>) -> String {
     let mut s = "global_defs {\n    vrrp_version 3\n}\n".to_string();
     if let Some(file) = group_notify {
         s += &format!(
             "vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    \
-             notify \"/bin/sh -c 'echo $* >> {}' sh\"\n}}\n",
-            file.display()
+             notify \"/bin/sh -c 'echo $* >> {f}' sh\"\n    \
+             notify_stop \"/bin/sh -c 'echo group-stop >> {f}'\"\n}}\n",
+            f = file.display()
         );
     }
     for (name, vrid, octet, prio) in [("VI_1", 51, 110, prio[0]), ("VI_2", 52, 111, prio[1])] {
@@ -183,7 +185,7 @@ fn a_fault_in_one_member_faults_the_whole_group() {
     let notify = NotifyFile::new(&lab);
     let (vip1, vip2) = (IpAddr::V4(lab.addr_v4(110)), IpAddr::V4(lab.addr_v4(111)));
     add_tracked_link(&lab, 0);
-    let drift = Daemon::start_as_drift(
+    let mut drift = Daemon::start_as_drift(
         Path::new(DRIFT),
         &lab,
         0,
@@ -222,6 +224,16 @@ fn a_fault_in_one_member_faults_the_whole_group() {
     });
     assert!(
         faulted.is_some(),
+        "group notify: {:?}",
+        notify_lines(&notify.0)
+    );
+    // Stopping runs the group's notify_stop.
+    assert!(drift.terminate(), "{}", drift.logs());
+    let stopped = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+        notify_lines(&notify.0).last().map(String::as_str) == Some("group-stop")
+    });
+    assert!(
+        stopped.is_some(),
         "group notify: {:?}",
         notify_lines(&notify.0)
     );

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use drift_model::SyncGroup;
+use drift_model::{Notify, SyncGroup};
 use drift_vrrp::{Action, Input, State};
 use tracing::info;
 
@@ -75,6 +75,27 @@ pub fn decide(
         return (GroupState::Master, Some(Command::Master));
     }
     (GroupState::Backup, None)
+}
+
+/// At shutdown: each running group's `notify_stop` script (keepalived's group `notify_stop`,
+/// "executed when stopping vrrp"; the generic `notify` gets STOP for instances only).
+pub fn notify_stop(cx: &Ctx, groups: &[SyncGroup], states: &GroupStates) {
+    for g in groups.iter().filter(|g| states.contains_key(&g.name)) {
+        if let Some(stop) = &g.notify.stop {
+            cx.scripts.notify(NotifyJob {
+                instance: g.name.clone(),
+                notify: Notify {
+                    stop: Some(stop.clone()),
+                    ..Notify::default()
+                },
+                state: "STOP",
+                priority: 0,
+                group: true,
+                // keepalived mails a group's MASTER and BACKUP transitions only.
+                smtp_alert: false,
+            });
+        }
+    }
 }
 
 /// The group states as last decided, by group name.

@@ -212,6 +212,7 @@ async fn run(
     for mut s in std::mem::take(&mut d.slots) {
         slot::step(&d.cx, &mut s, Input::Shutdown, &mut d.out).await;
     }
+    sync::notify_stop(&d.cx, &d.groups, &d.group_states);
     d.cx.scripts.finish();
     info!("stopped");
     Ok(())
