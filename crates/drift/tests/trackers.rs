@@ -329,3 +329,42 @@ fn track_process_faults_without_its_quorum_and_recovers_when_the_process_runs() 
         t1.elapsed()
     );
 }
+
+#[test]
+fn dont_track_primary_keeps_master_when_the_own_link_loses_carrier() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let (vip1, vip2) = (lab.addr_v4(115), lab.addr_v4(116));
+    let (ip1, ip2) = (IpAddr::V4(vip1), IpAddr::V4(vip2));
+    let ifname = lab.host(0).ifname();
+    let untracked = fast_instance(ifname, "MASTER", 100, vip1, "  dont_track_primary\n");
+    let tracked = fast_instance(ifname, "MASTER", 100, vip2, "")
+        .replace("VI_1", "VI_2")
+        .replace("virtual_router_id 51", "virtual_router_id 52");
+    let d = start(&lab, &format!("{untracked}{tracked}"));
+    let both = wait_until(Duration::from_secs(10), POLL, || {
+        lab.has_addr(0, ip1) && lab.has_addr(0, ip2)
+    });
+    assert!(both.is_some(), "{}", d.logs());
+    lab.host(0).cut().unwrap();
+    let faulted = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip2));
+    assert!(
+        faulted.is_some(),
+        "the tracked instance kept its VIP:\n{}",
+        d.logs()
+    );
+    assert!(wait_log(
+        &d,
+        "VRRP_Instance(VI_2) Entering FAULT STATE",
+        Duration::from_secs(2)
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        lab.has_addr(0, ip1) && !d.logs().contains("VRRP_Instance(VI_1) Entering FAULT"),
+        "dont_track_primary must not fault on its own link:\n{}",
+        d.logs()
+    );
+    lab.host(0).reconnect().unwrap();
+    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip2));
+    assert!(back.is_some(), "{}", d.logs());
+}
