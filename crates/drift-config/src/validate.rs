@@ -159,7 +159,9 @@ pub fn check_script_files(config: &Config, spans: &SpanIndex, diags: &mut Vec<Di
             .as_ref()
             .map(|u| u.user.as_str()));
         if config.global_defs.enable_script_security && user.is_none_or(|u| u == "root") {
-            if let Ok(Some(c)) = crate::script_security::first_unsafe_component(Path::new(prog)) {
+            let real =
+                std::fs::canonicalize(prog).unwrap_or_else(|_| Path::new(prog).to_path_buf());
+            if let Ok(Some(c)) = crate::script_security::first_unsafe_component(&real) {
                 diags.push(Diagnostic::warning(*span, format!(
                     "vrrp_script {}: '{}' can be modified by a non-root user and the script runs as root; with enable_script_security it will be disabled",
                     s.name,

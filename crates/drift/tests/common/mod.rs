@@ -460,7 +460,7 @@ pub fn fast_instance(
 ) -> String {
     format!(
         "vrrp_instance VI_1 {{\n  state {state}\n  interface {ifname}\n  virtual_router_id 51\n  \
-         priority {priority}\n  advert_int 0.1\n{extra}  virtual_ipaddress {{\n    {vip}/32\n  \
+         version 3\n  priority {priority}\n  advert_int 0.1\n{extra}  virtual_ipaddress {{\n    {vip}/32\n  \
          }}\n}}\n"
     )
 }
