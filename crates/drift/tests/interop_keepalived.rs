@@ -288,6 +288,11 @@ fn run_cell(cell: Cell) {
         false,
         &mut drift_logs,
     );
+    if cell.proto == Proto::V3Ipv6 && !cell.unicast {
+        // RFC 5798 §5.1.2.1: IPv6 adverts come from the link-local address.
+        let d = if high.is_keepalived() { &low } else { &high };
+        assert!(d.logs().contains("source fe80:"), "{}", d.logs());
+    }
 
     // 2. SIGKILL the master: the low node takes over after Master_Down_Interval.
     let t0 = Instant::now();

@@ -82,6 +82,7 @@ impl Slot {
         let mut links = tracking::tracked_links(vi);
         let trackers = Trackers::for_instance(vi, group, defs);
         if let Some(g) = group {
+            super::sync::unweight_member_links(&mut links, g);
             links.extend(tracking::group_trackers(g, &defs.scripts).0);
         }
         for l in &mut links {

@@ -21,6 +21,7 @@ use tracing::info;
 
 use super::scripts::NotifyJob;
 use super::slot::{self, Ctx, Slot};
+use super::tracking::Tracked;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupState {
@@ -94,6 +95,21 @@ pub fn notify_stop(cx: &Ctx, groups: &[SyncGroup], states: &GroupStates) {
                 // keepalived mails a group's MASTER and BACKUP transitions only.
                 smtp_alert: false,
             });
+        }
+    }
+}
+
+/// keepalived (vrrp_complete_instance): a sync group member's own `track_interface` weights
+/// are set to 0, so a tracked link going down is a FAULT of the group rather than a priority
+/// change of one member, unless the group has `sync_group_tracking_weight`.
+pub fn unweight_member_links(links: &mut [Tracked], g: &SyncGroup) {
+    if !g.sync_group_tracking_weight {
+        for l in links.iter_mut().filter(|l| l.weight != 0) {
+            info!(
+                "VRRP_Group({}) ignoring weight {} of tracked interface {} (sync group member)",
+                g.name, l.weight, l.name
+            );
+            l.weight = 0;
         }
     }
 }
@@ -232,6 +248,27 @@ mod tests {
             decide(Some(GroupState::Master), &[(Init, false)]),
             (GroupState::Master, None)
         );
+    }
+
+    #[test]
+    fn member_link_weights_are_zeroed_unless_sync_group_tracking_weight() {
+        let link = |w| Tracked {
+            name: "eth1".into(),
+            weight: w,
+            reverse: false,
+            up: true,
+        };
+        let mut g = SyncGroup {
+            name: "G".into(),
+            ..SyncGroup::default()
+        };
+        let mut links = vec![link(-20), link(0)];
+        unweight_member_links(&mut links, &g);
+        assert_eq!((links[0].weight, links[1].weight), (0, 0));
+        g.sync_group_tracking_weight = true;
+        let mut links = vec![link(-20)];
+        unweight_member_links(&mut links, &g);
+        assert_eq!(links[0].weight, -20);
     }
 
     #[test]
