@@ -49,11 +49,8 @@ pub fn run(opts: DemoOptions) -> ExitCode {
         eprintln!("drift demo: needs the `ip` command (iproute2) on PATH");
         return ExitCode::from(1);
     }
-    if !(0.01..=255.0).contains(&opts.advert_int) {
-        eprintln!(
-            "drift demo: --advert-int {} is out of range (0.01 to 255 seconds)",
-            opts.advert_int
-        );
+    if let Err(why) = check_advert_int(opts.advert_int) {
+        eprintln!("drift demo: --advert-int {}: {why}", opts.advert_int);
         return ExitCode::from(2);
     }
     if let Err(e) = watch_signals() {
@@ -72,6 +69,21 @@ pub fn run(opts: DemoOptions) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whole seconds are VRRPv2 (1 to 255 s, RFC 3768 §5.3.7); a fraction makes the demo use v3,
+/// whose interval is 0.01 to 40.95 s in centiseconds (RFC 5798 §5.2.7).
+fn check_advert_int(secs: f64) -> Result<(), &'static str> {
+    if secs.fract() == 0.0 {
+        if (1.0..=255.0).contains(&secs) {
+            return Ok(());
+        }
+        return Err("whole seconds must be 1 to 255");
+    }
+    if (0.01..=40.95).contains(&secs) {
+        return Ok(());
+    }
+    Err("a fractional interval (VRRPv3) must be 0.01 to 40.95 seconds")
 }
 
 /// Catch SIGINT, SIGTERM and SIGHUP on a small thread of their own and raise [`STOP`], so the
@@ -106,4 +118,17 @@ fn watch_signals() -> Result<()> {
         })
         .context("spawn the signal thread")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advert_intervals_follow_the_vrrp_version_they_imply() {
+        assert!(check_advert_int(1.0).is_ok() && check_advert_int(255.0).is_ok());
+        assert!(check_advert_int(0.05).is_ok() && check_advert_int(40.95).is_ok());
+        assert!(check_advert_int(0.0).is_err() && check_advert_int(256.0).is_err());
+        assert!(check_advert_int(50.5).is_err() && check_advert_int(f64::NAN).is_err());
+    }
 }
