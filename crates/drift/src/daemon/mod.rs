@@ -17,6 +17,7 @@ mod mapping;
 pub mod metrics;
 mod notify_fifo;
 pub mod ops;
+mod proc_events;
 pub mod proxy;
 mod reload;
 mod routes;

@@ -1,9 +1,10 @@
 //! `vrrp_track_process`: is a quorum of matching processes running?
 //!
 //! keepalived follows process creation and exit with the kernel's proc connector. drift scans
-//! /proc every [`SCAN_INTERVAL`] instead (reading only `comm` unless parameters or
-//! `full_command` need `cmdline`): simpler and robust, at the cost of up to one scan interval of
-//! latency and some CPU on hosts with very many processes. Matching follows keepalived.conf(5):
+//! /proc (reading only `comm` unless parameters or `full_command` need `cmdline`) at once on
+//! every connector event ([`super::proc_events`]) and every [`SCAN_INTERVAL`] regardless: the
+//! connector exists only in the initial network namespace (not in a container's or a test
+//! lab's), where the periodic scan alone serves, with up to one interval of latency. Matching follows keepalived.conf(5):
 //! an exact match of the name (`/proc/PID/comm`, at most 15 bytes) or, with parameters or
 //! `full_command`, of the command line; zombies do not count.
 
@@ -14,8 +15,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::info;
 
 use super::instance_trackers::TrackerUpdate;
+use super::proc_events::ProcEvents;
 
 pub const SCAN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The least time between two scans, so that a burst of process events (a busy build host)
+/// costs at most a hundred scans a second.
+const MIN_GAP: Duration = Duration::from_millis(10);
 
 /// The kernel keeps 15 bytes of a process name (TASK_COMM_LEN - 1).
 const COMM_LEN: usize = 15;
@@ -217,11 +223,36 @@ pub async fn watch(procs: Vec<TrackProcess>, tx: UnboundedSender<TrackerUpdate>)
     let mut state: Vec<Debounce> = procs.iter().map(|_| Debounce::default()).collect();
     let mut tick = tokio::time::interval(SCAN_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let events = match ProcEvents::open() {
+        Ok(ev) => {
+            info!("vrrp_track_process: following the kernel's process events");
+            Some(ev)
+        }
+        Err(e) => {
+            info!(
+                "vrrp_track_process: no process events ({e}); scanning /proc every {SCAN_INTERVAL:?}"
+            );
+            None
+        }
+    };
     loop {
-        tick.tick().await;
+        match &events {
+            Some(ev) => tokio::select! {
+                _ = tick.tick() => {}
+                r = ev.next() => {
+                    if r.is_err() {
+                        tick.tick().await;
+                    }
+                }
+            },
+            None => {
+                tick.tick().await;
+            }
+        }
         let seen = tokio::task::spawn_blocking(move || scan(want_cmdline))
             .await
             .unwrap_or_default();
+        let next_allowed = tokio::time::Instant::now() + MIN_GAP;
         let now = Instant::now();
         for ((p, m), d) in procs.iter().zip(&matchers).zip(&mut state) {
             let count = seen
@@ -250,6 +281,7 @@ pub async fn watch(procs: Vec<TrackProcess>, tx: UnboundedSender<TrackerUpdate>)
                 }
             }
         }
+        tokio::time::sleep_until(next_allowed).await;
     }
 }
 
