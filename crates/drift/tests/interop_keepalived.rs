@@ -6,9 +6,9 @@
 //! master is SIGKILLed (the other takes over), restarts (preempts back), is SIGTERMed (the other
 //! takes over after Skew_Time thanks to the priority-0 advert) and restarts again. Throughout,
 //! the time both hold the VIP is measured (bound: one advert interval plus scheduling slack),
-//! and at the end neither side may have dropped a packet of the other: keepalived's SIGUSR2
-//! stats dump must show zero packet and authentication errors, drift's debug log no "dropped a
-//! packet" line.
+//! and at the end neither side may have dropped a packet of the other: both SIGUSR2 stats dumps
+//! (keepalived's, and drift's in the same layout) must show zero packet and authentication
+//! errors, and drift's debug log no "dropped a packet" line.
 //!
 //! v3 cells use a 0.1 s advert interval so they take a few seconds; v2 carries whole seconds,
 //! so its four cells take ~15 s each. Figures are printed as `FIGURE` lines (`-- --nocapture`).
@@ -185,22 +185,27 @@ fn assert_no_rejects(
     expect_rx: bool,
     drift_logs: &mut Vec<String>,
 ) {
-    if d.is_keepalived() {
-        let stats = d
-            .keepalived_stats()
-            .unwrap_or_else(|| panic!("{}: no keepalived stats dump\n{}", cell.label(), d.logs()));
-        let (errors, received) = keepalived_stat_errors(&stats);
-        assert!(
-            errors.is_empty(),
-            "{}: keepalived ({name}) counted errors {errors:?}\n{stats}",
-            cell.label()
-        );
-        assert!(
-            received > 0 || !expect_rx,
-            "{}: keepalived ({name}) received no adverts\n{stats}",
-            cell.label()
-        );
+    // keepalived's SIGUSR2 dump, or drift's (same layout, plus drift's other drop reasons).
+    let who = if d.is_keepalived() {
+        "keepalived"
     } else {
+        "drift"
+    };
+    let stats = d
+        .stats_dump()
+        .unwrap_or_else(|| panic!("{}: no {who} stats dump\n{}", cell.label(), d.logs()));
+    let (errors, received) = keepalived_stat_errors(&stats);
+    assert!(
+        errors.is_empty(),
+        "{}: {who} ({name}) counted errors {errors:?}\n{stats}",
+        cell.label()
+    );
+    assert!(
+        received > 0 || !expect_rx,
+        "{}: {who} ({name}) received no adverts\n{stats}",
+        cell.label()
+    );
+    if !d.is_keepalived() {
         drift_logs.push(d.logs());
     }
 }

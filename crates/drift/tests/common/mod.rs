@@ -187,11 +187,15 @@ impl Daemon {
                 keepalived,
             };
         }
+        // Its own dump dir, so that parallel tests' SIGUSR1/SIGUSR2 dumps never mix.
+        let dumps = conf.with_extension("dumps");
+        let _ = std::fs::create_dir_all(&dumps);
+        let dumps_s = dumps.to_string_lossy().into_owned();
         let child = lab
             .spawn(
                 host,
                 &bin.to_string_lossy(),
-                &["run", "-f", &conf_s, "-l", "debug"],
+                &["run", "-f", &conf_s, "-l", "debug", "--dump-dir", &dumps_s],
             )
             .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
         Daemon {
@@ -259,10 +263,20 @@ impl Daemon {
             .unwrap_or(false)
     }
 
-    /// keepalived only: ask for its statistics (SIGUSR2) and return the dump once written
-    /// (`$TMPDIR/keepalived.stats`, TMPDIR being the guard's private dir), or None.
+    /// Ask for the statistics dump (SIGUSR2) and return it once written, or None: keepalived's
+    /// `$TMPDIR/keepalived.stats` (TMPDIR being the guard's private dir) or drift's
+    /// `<dump-dir>/drift.stats`, which has the same layout.
+    /// [`Daemon::stats_dump`] (the name predates drift's own dump).
     pub fn keepalived_stats(&self) -> Option<String> {
-        let path = self.child.dir().join("keepalived.stats");
+        self.stats_dump()
+    }
+
+    pub fn stats_dump(&self) -> Option<String> {
+        let path = if self.keepalived {
+            self.child.dir().join("keepalived.stats")
+        } else {
+            self.conf.with_extension("dumps").join("drift.stats")
+        };
         let _ = std::fs::remove_file(&path);
         self.child.signal(drift_testkit::Signal::SIGUSR2).ok()?;
         let mut last = String::new();
@@ -284,6 +298,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.conf.with_extension("dumps"));
         let _ = std::fs::remove_file(&self.conf);
     }
 }
@@ -423,8 +438,10 @@ pub fn figure(what: &str, took: Duration, bound: Duration) {
     );
 }
 
-/// The non-zero error counters of a keepalived stats dump (`Packet Errors`, `Authentication
-/// Errors`), as `"Section/Counter: N"`, and the total of `Advertisements: Received`.
+/// The non-zero error counters of a keepalived (or drift) stats dump (`Packet Errors`,
+/// `Authentication Errors`, and drift's `Other drops` that mean a rejected peer: version,
+/// checksum, unicast_src, other), as `"Section/Counter: N"`, and the total of
+/// `Advertisements: Received`.
 pub fn keepalived_stat_errors(stats: &str) -> (Vec<String>, u64) {
     let mut errors = Vec::new();
     let (mut section, mut received, mut in_adverts) = (String::new(), 0u64, false);
@@ -442,7 +459,9 @@ pub fn keepalived_stat_errors(stats: &str) -> (Vec<String>, u64) {
         if in_adverts && key == "Received" {
             received += value;
         }
-        if section.ends_with("Errors") && value > 0 {
+        let drift_reject = section.starts_with("Other drops")
+            && ["version", "checksum", "unicast_src", "other"].contains(&key);
+        if (section.ends_with("Errors") || drift_reject) && value > 0 {
             errors.push(format!("{section}/{key}: {value}"));
         }
     }
