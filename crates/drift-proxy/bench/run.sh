@@ -104,11 +104,28 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s -> ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
 }
 
-declare -A RPS P50 P99 RSS
-for n in nginx haproxy drift; do RPS[$n]=0; P50[$n]=0; P99[$n]=0; done
+# CPU time (user, system clock ticks) of a proxy and its children: CPU per request is the figure a
+# loaded machine distorts least (req/s also depends on what else gets the cores).
+ticks() {
+  local u=0 s=0 a b
+  for p in $1 $(pgrep -P "$1" || true); do
+    read -r a b < <(awk '{print $14, $15}' /proc/$p/stat 2>/dev/null || echo "0 0")
+    u=$((u + a)); s=$((s + b))
+  done
+  echo "$u $s"
+}
+TCK=$(getconf CLK_TCK)
+declare -A RPS P50 P99 RSS USR SYS
+for n in nginx haproxy drift; do RPS[$n]=0; P50[$n]=0; P99[$n]=0; USR[$n]=0; SYS[$n]=0; done
 run() { # name port pid: one measured run, accumulated (averaged over ROUNDS below)
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
-  local out; out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+  local u0 s0 u1 s1 n out
+  read -r u0 s0 < <(ticks "$3")
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+  read -r u1 s1 < <(ticks "$3")
+  n=$(echo "$out" | awk '/requests in/{print $1}')
+  USR[$1]=$(echo "${USR[$1]} + ($u1 - $u0) * 1000000 / $TCK / $n" | bc -l)
+  SYS[$1]=$(echo "${SYS[$1]} + ($s1 - $s0) * 1000000 / $TCK / $n" | bc -l)
   echo "$out" >> "$TMP/wrk-$1.txt"
   RPS[$1]=$(echo "${RPS[$1]} + $(echo "$out" | awk '/Requests\/sec/{print $2}')" | bc -l)
   P50[$1]=$(echo "${P50[$1]} + $(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" | bc -l)
@@ -118,19 +135,24 @@ run() { # name port pid: one measured run, accumulated (averaged over ROUNDS bel
 }
 # Alternate the order between rounds so no proxy always runs first or last (CPU clock, caches).
 ROUNDS=2
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 run nginx $NGINX "$NGINX_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run drift $DRIFT "$DRIFT_PID"
 run drift $DRIFT "$DRIFT_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run nginx $NGINX "$NGINX_PID"
 for n in nginx haproxy drift; do
   RPS[$n]=$(echo "${RPS[$n]} / $ROUNDS" | bc -l | xargs printf '%.0f')
   P50[$n]=$(echo "${P50[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
   P99[$n]=$(echo "${P99[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
+  USR[$n]=$(echo "${USR[$n]} / $ROUNDS" | bc -l | xargs printf '%.1f')
+  SYS[$n]=$(echo "${SYS[$n]} / $ROUNDS" | bc -l | xargs printf '%.1f')
 done
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
 echo "wrk -t2 -c$CONNS -d$DURATION x $ROUNDS rounds (mean), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
-printf '%-8s %12s %10s %10s %10s %10s %10s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx
+echo "load average before: $LOAD0 after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-8s %12s %10s %10s %10s %10s %10s %12s %12s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req
 for n in nginx haproxy drift; do
-  printf '%-8s %12s %10s %10s %10.1f %10.2f %10.2f\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
-    "$(echo "${RSS[$n]} / 1024" | bc -l)" "$(echo "${RPS[$n]} / ${RPS[nginx]}" | bc -l)" "$(echo "${P99[$n]} / ${P99[nginx]}" | bc -l)"
+  printf '%-8s %12s %10s %10s %10.1f %10.2f %10.2f %12s %12s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
+    "$(echo "${RSS[$n]} / 1024" | bc -l)" "$(echo "${RPS[$n]} / ${RPS[nginx]}" | bc -l)" "$(echo "${P99[$n]} / ${P99[nginx]}" | bc -l)" \
+    "${USR[$n]}" "${SYS[$n]}"
 done
