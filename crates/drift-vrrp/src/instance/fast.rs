@@ -19,9 +19,10 @@
 //! `preempt_delay` becomes a hold-down, see [`InstanceConfig::preempt_immediate`]. Every VIP
 //! move between live nodes is a preemption (a master never leaves on its own account unless
 //! it faults or stops), and a node may only preempt once its hold-down has run out, which it
-//! arms when it loses the VIP. So with two nodes, consecutive moves are at least
-//! `preempt_delay` (and at least one master-down interval) apart however the priorities
-//! oscillate; `tests/fast_failover.rs` checks that over random priority schedules.
+//! arms when it loses the VIP. So a node that lost the VIP gets it back no sooner than
+//! `max(preempt_delay, master-down interval)` later: the VIP cannot bounce A -> B -> A faster,
+//! however the priorities oscillate. `tests/fast_failover.rs` checks that over random priority
+//! schedules (and fails when the hold-down is removed).
 //!
 //! [`InstanceConfig::preempt_immediate`]: crate::InstanceConfig::preempt_immediate
 
