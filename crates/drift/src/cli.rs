@@ -106,7 +106,8 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
         socket: PathBuf,
     },
-    /// Print a signal's number, like `keepalived --signum=NAME` (STOP, RELOAD, DATA, STATS, JSON).
+    /// Print a signal's number, like `keepalived --signum=NAME` (STOP, RELOAD, DATA, STATS, JSON,
+    /// STATS_CLEAR).
     Signal {
         /// keepalived signal name.
         name: String,

@@ -172,6 +172,18 @@ fn status_json_matches_the_daemons_state_and_dumps_and_reload_work() {
         "a dump signal killed the daemon"
     );
 
+    // STATS_CLEAR on the master: its one transition to MASTER is forgotten, the state is not.
+    let clear: i32 = String::from_utf8_lossy(&drift(&["signal", "STATS_CLEAR"]).stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let mpid = i32::try_from(m.child.pid()).unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(mpid, clear) }, 0);
+    wait_status(&m, "counters cleared", |i| {
+        i["state"] == "MASTER" && i["counters"]["became_master"] == 0
+    });
+
     // drift reload through the socket: applied, nothing changes state.
     let out = drift(&["reload", "--socket", b.socket.to_str().unwrap()]);
     assert!(

@@ -99,6 +99,11 @@ pub fn json_signal() -> i32 {
     libc::SIGRTMIN() + 2
 }
 
+/// keepalived's STATS_CLEAR signal: SIGRTMAX-1 (63 with glibc).
+pub fn stats_clear_signal() -> i32 {
+    libc::SIGRTMAX() - 1
+}
+
 /// Start the thread; returns once the signal handlers are installed and the ports bound (a
 /// dump signal arriving after this is handled, not fatal).
 pub fn start(
@@ -150,6 +155,8 @@ async fn serve(
 ) -> Result<()> {
     let mut usr1 = signal(SignalKind::user_defined1()).context("install SIGUSR1 handler")?;
     let mut usr2 = signal(SignalKind::user_defined2()).context("install SIGUSR2 handler")?;
+    let mut clear =
+        signal(SignalKind::from_raw(stats_clear_signal())).context("install SIGRTMAX-1 handler")?;
     let mut json =
         signal(SignalKind::from_raw(json_signal())).context("install SIGRTMIN+2 handler")?;
     let admin = match opts.admin {
@@ -194,6 +201,10 @@ async fn serve(
             Some(()) = usr1.recv() => dump(&src, &opts, Dump::Data, "SIGUSR1"),
             Some(()) = usr2.recv() => dump(&src, &opts, Dump::Stats, "SIGUSR2"),
             Some(()) = json.recv() => dump(&src, &opts, Dump::Json, "SIGRTMIN+2"),
+            Some(()) = clear.recv() => {
+                src.hub.clear_stats();
+                info!("SIGRTMAX-1 (STATS_CLEAR): counters cleared");
+            }
             Ok((s, _)) = accept_unix(&control) => {
                 let src = src.clone();
                 tokio::spawn(async move { super::control::serve_one(s, &src).await });

@@ -4,7 +4,7 @@
 //! with keepalived's meaning.
 
 /// keepalived's names, with what drift does on each.
-pub const NAMES: [(&str, &str); 5] = [
+pub const NAMES: [(&str, &str); 6] = [
     ("STOP", "SIGTERM: stop (priority-0 adverts, VIPs removed)"),
     (
         "RELOAD",
@@ -13,6 +13,7 @@ pub const NAMES: [(&str, &str); 5] = [
     ("DATA", "SIGUSR1: write <dump-dir>/drift.data"),
     ("STATS", "SIGUSR2: write <dump-dir>/drift.stats"),
     ("JSON", "SIGRTMIN+2: write <dump-dir>/drift.json"),
+    ("STATS_CLEAR", "SIGRTMAX-1: counters restart from zero"),
 ];
 
 /// The number for a keepalived signal name (any case), None for names drift does not handle.
@@ -23,6 +24,7 @@ pub fn signum(name: &str) -> Option<i32> {
         "DATA" => libc::SIGUSR1,
         "STATS" => libc::SIGUSR2,
         "JSON" => super::ops::json_signal(),
+        "STATS_CLEAR" => super::ops::stats_clear_signal(),
         _ => return None,
     })
 }
@@ -39,11 +41,12 @@ mod tests {
         assert_eq!(signum("DATA"), Some(10));
         assert_eq!(signum("stats"), Some(12));
         assert_eq!(signum("JSON"), Some(36));
+        assert_eq!(signum("STATS_CLEAR"), Some(63));
     }
 
     #[test]
     fn names_drift_does_not_handle_have_no_number() {
-        assert_eq!(signum("STATS_CLEAR"), None);
+        assert_eq!(signum("TDATA"), None);
         assert_eq!(signum("bogus"), None);
     }
 

@@ -10,14 +10,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use drift_vrrp::{Drops, Input, State, Stats};
+use drift_vrrp::Drops;
+
+pub use super::publish::{after_step, publish_all};
+pub use super::transition::Cause;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::slot::Slot;
-
 /// Transitions kept for the page's timeline (all instances together, oldest first).
-const TIMELINE_LEN: usize = 64;
+pub const TIMELINE_LEN: usize = 64;
 
 /// Where the daemon is in its life (systemd's READY/RELOADING/STOPPING follow it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +190,8 @@ pub struct Hub {
     /// the loop itself is alive, not merely the ops thread.
     heartbeat_ms: AtomicU64,
     life: watch::Sender<Lifecycle>,
+    /// STATS_CLEAR baselines (readers subtract them; the VRRP thread never looks).
+    baselines: Mutex<Vec<super::stats_clear::Baseline>>,
 }
 
 impl Hub {
@@ -210,17 +213,41 @@ impl Hub {
             epoch: Instant::now(),
             heartbeat_ms: AtomicU64::new(0),
             life,
+            baselines: Mutex::new(Vec::new()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Snapshot> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Snapshot> {
         // A panic while holding the lock left plain data behind: still worth showing.
         self.snap.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The lock, or None while a reader holds it.
+    pub(super) fn try_lock(&self) -> Option<MutexGuard<'_, Snapshot>> {
+        match self.snap.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A copy for a reader.
     pub fn snapshot(&self) -> Snapshot {
-        self.lock().clone()
+        let mut s = self.lock().clone();
+        let b = self.baselines.lock().unwrap_or_else(|e| e.into_inner());
+        super::stats_clear::apply(&mut s.instances, &b);
+        s
+    }
+
+    /// STATS_CLEAR: counters restart from zero for every reader.
+    pub fn clear_stats(&self) {
+        let now: Vec<_> = self
+            .lock()
+            .instances
+            .iter()
+            .map(super::stats_clear::Baseline::of)
+            .collect();
+        *self.baselines.lock().unwrap_or_else(|e| e.into_inner()) = now;
     }
 
     pub fn lifecycle(&self) -> watch::Receiver<Lifecycle> {
@@ -265,80 +292,6 @@ impl Hub {
     }
 }
 
-/// What made the state machine step, kept (cheaply) to explain a transition.
-#[derive(Debug, Clone, Copy)]
-pub enum Cause {
-    Startup,
-    Advert {
-        src: IpAddr,
-        priority: u8,
-    },
-    Malformed,
-    Timer,
-    Priority(u8),
-    Fault(bool),
-    /// The sync group moved together (keepalived's sync group transitions).
-    Sync,
-    Shutdown,
-}
-
-impl Cause {
-    pub fn of(input: &Input) -> Cause {
-        match input {
-            Input::Startup => Cause::Startup,
-            Input::Advert { src, advert, .. } => Cause::Advert {
-                src: *src,
-                priority: advert.priority,
-            },
-            Input::Malformed(_) => Cause::Malformed,
-            Input::Timer => Cause::Timer,
-            Input::PriorityChange { effective } => Cause::Priority(*effective),
-            Input::Fault(f) => Cause::Fault(*f),
-            Input::Shutdown => Cause::Shutdown,
-            Input::SyncMaster | Input::SyncBackup => Cause::Sync,
-        }
-    }
-}
-
-/// Why `from` became `to` after `cause`, in an operator's words (`last_advert`: the last
-/// advert this instance received, if any).
-pub fn reason(cause: Cause, from: State, to: State, last_advert: Option<(IpAddr, u8)>) -> String {
-    match (cause, to) {
-        (Cause::Startup, State::Master) => "startup (configured MASTER or address owner)".into(),
-        (Cause::Startup, _) => "startup".into(),
-        (Cause::Timer, State::Master) => match last_advert {
-            // RFC 5798 §6.4.2: a priority-0 advert sets the master down timer to the skew time.
-            Some((src, 0)) => {
-                format!("master {src} resigned (priority 0): took over after the skew time")
-            }
-            _ => "no advert within the master down interval".into(),
-        },
-        (Cause::Timer, _) => "timer".into(),
-        (Cause::Advert { src, priority: 0 }, _) => format!("master {src} resigned (priority 0)"),
-        (Cause::Advert { src, priority }, State::Backup) if from == State::Master => {
-            format!(
-                "advert from {src} with priority {priority} (higher, or equal and higher address)"
-            )
-        }
-        (Cause::Advert { src, priority }, _) => format!("advert from {src} (priority {priority})"),
-        (Cause::Fault(true), _) => "a tracker or the sync group reported a fault".into(),
-        (Cause::Fault(false), _) => "fault cleared".into(),
-        (Cause::Priority(p), _) => format!("effective priority changed to {p}"),
-        (Cause::Sync, _) => "its sync group changed state".into(),
-        (Cause::Shutdown, _) => "shutdown".into(),
-        (Cause::Malformed, _) => "malformed packet".into(),
-    }
-}
-
-pub fn state_name(s: State) -> &'static str {
-    match s {
-        State::Master => "MASTER",
-        State::Backup => "BACKUP",
-        State::Fault => "FAULT",
-        State::Init => "INIT",
-    }
-}
-
 pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -366,189 +319,9 @@ pub fn drop_reasons(d: &Drops) -> [(&'static str, u64); 14] {
     ]
 }
 
-fn counters(st: &Stats) -> Counters {
-    Counters {
-        adverts_rx: st.adverts_rx,
-        adverts_tx: st.adverts_tx,
-        became_master: st.became_master,
-        released_master: st.released_master,
-        priority_zero_rx: st.priority_zero_rx,
-        priority_zero_tx: st.priority_zero_tx,
-        lower_prio_ignored: st.lower_prio_ignored,
-        dropped: st.dropped_total(),
-    }
-}
-
-/// Copy the fast-changing fields (state, priority, master, counters) of a slot.
-fn refresh(e: &mut InstanceStatus, s: &Slot) {
-    let st = s.inst.stats();
-    e.state = state_name(s.inst.state()).into();
-    e.effective_priority = s.inst.effective_priority();
-    e.master = s.inst.master_addr();
-    e.master_priority = s.inst.master_priority();
-    e.counters = counters(st);
-    e.drops = DropCounts(st.drops);
-}
-
-/// Everything about a slot, rebuilt (on startup, tracker changes and reloads, not per packet).
-fn full(s: &Slot, old: Option<&InstanceStatus>) -> InstanceStatus {
-    let mut e = InstanceStatus {
-        slot: s.id,
-        last_advert: old.and_then(|o| o.last_advert),
-        name: s.model.name.clone(),
-        interface: s.io.ifname.clone(),
-        vrid: s.io.vrid(),
-        state: String::new(),
-        base_priority: s.model.priority,
-        effective_priority: 0,
-        vips: s
-            .model
-            .virtual_ipaddress
-            .iter()
-            .map(|v| format!("{}/{}", v.addr, v.prefix_len))
-            .collect(),
-        master: None,
-        master_priority: None,
-        sync_group: s.group.clone(),
-        transitions: old.map_or(0, |o| o.transitions),
-        last_transition: old.and_then(|o| o.last_transition.clone()),
-        trackers: s
-            .trackers()
-            .map(|(kind, t)| {
-                let kind = match t.name.strip_prefix("upstream ") {
-                    Some(_) if kind == "script" => "upstream",
-                    _ => kind,
-                };
-                TrackerStatus {
-                    name: t.name.clone(),
-                    kind: kind.into(),
-                    up: t.up,
-                    weight: t.weight,
-                    value: None,
-                }
-            })
-            .chain(s.file_trackers().iter().map(|f| TrackerStatus {
-                name: f.name.clone(),
-                kind: "file".into(),
-                up: f.weight != 0 || f.value == 0,
-                weight: f.weight,
-                value: Some(f.value),
-            }))
-            .collect(),
-        counters: Counters::default(),
-        drops: DropCounts::default(),
-    };
-    refresh(&mut e, s);
-    e
-}
-
-/// After a step: update the slot's numbers and record a transition if the state changed.
-///
-/// The VRRP thread never waits for a reader here unless there is something it must not lose
-/// (a transition, a priority-0 advert that explains the next one): plain counter refreshes are
-/// skipped while a reader holds the lock, and the next step catches up.
-pub fn after_step(hub: &Hub, s: &Slot, cause: Cause, before: State) {
-    let after = s.inst.state();
-    let must = after != before || matches!(cause, Cause::Advert { priority: 0, .. });
-    let mut snap = if must {
-        hub.lock()
-    } else {
-        match hub.snap.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
-        }
-    };
-    let idx = match snap.instances.iter().position(|e| e.slot == s.id) {
-        Some(i) => i,
-        None => {
-            snap.instances.push(full(s, None));
-            snap.instances.len() - 1
-        }
-    };
-    let Some(e) = snap.instances.get_mut(idx) else {
-        return;
-    };
-    refresh(e, s);
-    if let Cause::Advert { src, priority } = cause {
-        e.last_advert = Some((src, priority));
-    }
-    if after != before {
-        let t = Transition {
-            from: state_name(before).into(),
-            to: state_name(after).into(),
-            at_unix_ms: unix_ms(),
-            reason: reason(cause, before, after, e.last_advert),
-        };
-        e.transitions += 1;
-        e.last_transition = Some(t.clone());
-        let instance = e.name.clone();
-        if snap.timeline.len() >= TIMELINE_LEN {
-            snap.timeline.remove(0);
-        }
-        snap.timeline.push(TimelineEntry {
-            instance,
-            transition: t,
-        });
-    }
-}
-
-/// Rebuild every running slot's entry and forget removed instances (after reconcile/reload).
-pub fn publish_all(hub: &Hub, slots: &[Slot]) {
-    let mut snap = hub.lock();
-    let fresh: Vec<InstanceStatus> = slots
-        .iter()
-        .map(|s| {
-            let old = snap.instances.iter().find(|e| e.name == s.model.name);
-            full(s, old)
-        })
-        .collect();
-    snap.instances = fresh;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn taking_over_after_silence_is_explained_by_the_master_down_timer() {
-        let r = reason(Cause::Timer, State::Backup, State::Master, None);
-        assert!(r.contains("master down interval"), "{r}");
-        let src: IpAddr = "10.0.0.2".parse().unwrap();
-        let r = reason(Cause::Timer, State::Backup, State::Master, Some((src, 200)));
-        assert!(r.contains("master down interval"), "{r}");
-    }
-
-    #[test]
-    fn a_takeover_after_a_priority_zero_advert_says_the_master_resigned() {
-        let src: IpAddr = "10.0.0.2".parse().unwrap();
-        let r = reason(Cause::Timer, State::Backup, State::Master, Some((src, 0)));
-        assert!(r.starts_with("master 10.0.0.2 resigned"), "{r}");
-    }
-
-    #[test]
-    fn yielding_to_a_better_master_names_its_address_and_priority() {
-        let src: IpAddr = "10.0.0.2".parse().unwrap();
-        let r = reason(
-            Cause::Advert { src, priority: 200 },
-            State::Master,
-            State::Backup,
-            None,
-        );
-        assert!(r.contains("10.0.0.2") && r.contains("200"), "{r}");
-    }
-
-    #[test]
-    fn a_priority_zero_advert_is_reported_as_the_master_resigning() {
-        let src: IpAddr = "10.0.0.2".parse().unwrap();
-        let r = reason(
-            Cause::Advert { src, priority: 0 },
-            State::Backup,
-            State::Master,
-            None,
-        );
-        assert_eq!(r, "master 10.0.0.2 resigned (priority 0)");
-    }
 
     #[test]
     fn drop_counts_round_trip_through_json_as_an_object() {
