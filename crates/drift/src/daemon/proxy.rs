@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use drift_model::Config;
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::scripts::ScriptStatus;
 use super::slot::{self, Slot};
@@ -163,8 +163,21 @@ impl UpstreamFeed {
     }
 
     /// Sets every tracker to the proxy's current verdict: at startup and after a reload, which
-    /// rebuilds trackers in their initial (usable) state. The caller reconciles.
+    /// rebuilds trackers in their initial (usable) state. The caller reconciles. A reload may
+    /// name a group the proxy (not reloaded) does not have: that tracker could never change, so
+    /// say so.
     pub fn apply_current(&self, slots: &mut [Slot]) {
+        for s in slots.iter() {
+            for t in &s.model.track_upstream {
+                if !self.watches.iter().any(|(n, _)| *n == t.name) {
+                    warn!(
+                        "VRRP_Instance({}) track_upstream {}: no such upstream group in the \
+                         running proxy; the tracker stays up",
+                        s.model.name, t.name
+                    );
+                }
+            }
+        }
         for (name, w) in &self.watches {
             let ok = *w.borrow();
             slot::on_script(
