@@ -60,6 +60,11 @@ fn pair(master: Who, backup: Who) -> Pair {
         }
     };
     let d0 = start(master, 0, "MASTER", 100);
+    // The backup starts once the master holds the VIP: started together, a backup that comes
+    // up a few tens of ms earlier wins the first election (both wait a master-down interval),
+    // which is a startup race, not what these tests measure.
+    let first = wait_holders(&lab, vip, &[0], Duration::from_secs(15));
+    assert!(first.is_some(), "no initial master\n{}", d0.logs());
     let d1 = start(backup, 1, "BACKUP", 99);
     let up = wait_holders(&lab, vip, &[0], Duration::from_secs(15));
     assert!(

@@ -66,7 +66,8 @@ pub struct Setup {
 impl Setup {
     pub fn new(config: &drift_model::Config) -> Setup {
         let g = &config.global_defs;
-        let scripts = track_script::prepare(g, &config.vrrp_scripts);
+        let notify_user = security::default_user(g);
+        let scripts = track_script::prepare_with(g, &notify_user, &config.vrrp_scripts);
         for f in &config.track_files {
             track_file::init_file(f);
         }
@@ -77,7 +78,7 @@ impl Setup {
                 processes: config.track_processes.clone(),
             },
             scripts,
-            notify_user: security::default_user(g),
+            notify_user,
             script_security: g.enable_script_security,
             fifos: notify_fifo::from_globals(&g.extra),
             smtp: SmtpConf::from_globals(g),

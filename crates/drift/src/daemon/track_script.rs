@@ -24,12 +24,21 @@ pub struct Prepared {
 /// when its program is missing or not executable, when its user (or the default script user
 /// under `enable_script_security`) cannot be resolved, or when it would run as root from a
 /// path a non-root user can modify and `enable_script_security` is on.
+#[cfg(test)]
 pub fn prepare(g: &GlobalDefs, scripts: &[VrrpScript]) -> Vec<Prepared> {
-    let default = security::default_user(g);
+    prepare_with(g, &security::default_user(g), scripts)
+}
+
+/// [`prepare`] with the default script user already resolved (one NSS lookup at startup).
+pub fn prepare_with(
+    g: &GlobalDefs,
+    default: &Result<RunAs, String>,
+    scripts: &[VrrpScript],
+) -> Vec<Prepared> {
     let mut out = Vec::new();
     let mut insecure_run = false;
     for s in scripts {
-        match prepare_one(g, &default, s) {
+        match prepare_one(g, default, s) {
             Ok((p, insecure)) => {
                 insecure_run |= insecure;
                 out.push(p);
