@@ -121,7 +121,7 @@ fn the_backup_listens_on_the_vip_before_holding_it_and_serves_once_it_moves() {
         NameServer::start(lab.host(1), "h1"),
     ];
     let mut n0 = Node::start(&lab, 0, &m.config(), &nginx_conf(vip));
-    let n1 = Node::start(&lab, 1, &b.config(), &nginx_conf(vip));
+    let mut n1 = Node::start(&lab, 1, &b.config(), &nginx_conf(vip));
     let up = wait_holders(&lab, vip, &[0], Duration::from_secs(10));
     assert!(up.is_some(), "no master\n{}\n{}", n0.logs(), n1.logs());
     assert!(
@@ -147,6 +147,14 @@ fn the_backup_listens_on_the_vip_before_holding_it_and_serves_once_it_moves() {
         "the backup's proxy does not answer on the VIP it now holds\n{}",
         n1.logs()
     );
+    // SIGTERM stops both the VRRP thread (VIP removed) and the proxy's threads: exit 0.
+    let st = n1.child.stop(Duration::from_secs(5));
+    assert!(
+        st.as_ref().is_ok_and(|s| s.success()),
+        "{st:?}\n{}",
+        n1.logs()
+    );
+    assert!(holders(&lab, vip).is_empty(), "VIP left behind");
 }
 
 #[test]
