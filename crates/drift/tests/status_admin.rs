@@ -142,7 +142,8 @@ fn chromium(lab: &Lab, dir: &Path) -> Option<(String, Vec<u8>)> {
         "--no-first-run",
     ];
     let chrome = |extra: &[&str]| {
-        let mut args = vec![chromium.to_str().unwrap()];
+        // A hung browser must fail the test, not stall CI.
+        let mut args = vec!["timeout", "60", chromium.to_str().unwrap()];
         args.extend(base);
         let ud = format!("--user-data-dir={}", profile.display());
         args.push(&ud);
