@@ -59,7 +59,10 @@ pub async fn run_checked(argv: &[String], run_as: Option<RunAs>, timeout: Durati
     let Some(mut cmd) = command(argv, run_as) else {
         return Outcome::NotStarted;
     };
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    // A check still running when the trackers stop (reload, shutdown) is killed, not orphaned.
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
