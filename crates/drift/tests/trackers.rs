@@ -368,3 +368,51 @@ fn dont_track_primary_keeps_master_when_the_own_link_loses_carrier() {
     let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip2));
     assert!(back.is_some(), "{}", d.logs());
 }
+
+#[test]
+fn a_reload_that_changes_a_track_script_restarts_the_trackers_with_the_new_one() {
+    skip_unless_root!();
+    let lab = Lab::builder().hosts(1).build().unwrap();
+    let vip = lab.addr_v4(117);
+    let ip = IpAddr::V4(vip);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("k.conf");
+    let write = |cmd: &str| {
+        let text = format!(
+            "vrrp_script chk {{\n  script \"{cmd}\"\n  interval 0.1\n}}\n{}",
+            fast_instance(
+                lab.host(0).ifname(),
+                "MASTER",
+                100,
+                vip,
+                "  track_script {\n    chk\n  }\n"
+            )
+        );
+        std::fs::write(&conf, text).unwrap();
+    };
+    write("/bin/true");
+    let d = lab
+        .spawn(
+            0,
+            env!("CARGO_BIN_EXE_drift"),
+            &["run", "-f", conf.to_str().unwrap(), "-l", "debug"],
+        )
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
+        "{}",
+        d.logs()
+    );
+    write("/bin/false");
+    d.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
+    let faulted = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
+    assert!(
+        faulted.is_some(),
+        "the reloaded script was not applied:\n{}",
+        d.logs()
+    );
+    write("/bin/true");
+    d.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
+    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
+    assert!(back.is_some(), "{}", d.logs());
+}
