@@ -62,7 +62,12 @@ pub async fn serve(
                 .header_read_timeout(limits.header_read_timeout)
                 // hyper panics below 8 KiB; nginx's own minimum header buffer is 1 KiB + large buffers.
                 .max_buf_size(limits.max_header_bytes.max(8192))
-                .keep_alive(true);
+                .keep_alive(true)
+                // Copy head and body into one buffer and `write` it, instead of hyper's queue of
+                // buffers for `writev`: proxied messages are mostly small, and in 8 alternating
+                // A/B runs (wrk -c100, 1 worker, both sides flattened) user CPU per request fell
+                // from 9.7 to 8.2 µs on average, lower in every pair. Large bodies pay a memcpy.
+                .writev(false);
             if let Err(e) = b
                 .serve_connection(TokioIo::new(tcp), svc)
                 .with_upgrades()

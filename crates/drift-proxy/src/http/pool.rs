@@ -102,6 +102,8 @@ pub async fn connect(
         blocked: None,
     };
     let (sender, conn) = Builder::new()
+        // Flattened writes: see `serve` in http/mod.rs (same measurement).
+        .writev(false)
         .handshake(TokioIo::new(io))
         .await
         .map_err(|e| ConnectError::Handshake(addr, e))?;
