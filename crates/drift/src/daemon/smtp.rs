@@ -84,15 +84,21 @@ pub fn instance_mail(router_id: &str, instance: &str, state: &str) -> Option<(St
     ))
 }
 
-/// (subject, body) of a sync group's alert (keepalived: MASTER, BACKUP and FAULT only).
+/// (subject, body) of a sync group's alert (keepalived 2.2 `vrrp_sync_smtp_notifier`: MASTER,
+/// BACKUP, FAULT and stopping).
 pub fn group_mail(router_id: &str, group: &str, state: &str) -> Option<(String, String)> {
-    if !matches!(state, "MASTER" | "BACKUP" | "FAULT") {
-        return None;
-    }
-    Some((
-        format!("[{router_id}] VRRP Group {group} - Entering {state} state"),
-        format!("=> All VRRP group instances are now in {state} state <="),
-    ))
+    let (what, body) = match state {
+        "MASTER" | "BACKUP" | "FAULT" => (
+            format!("Entering {state} state"),
+            format!("=> All VRRP group instances are now in {state} state <="),
+        ),
+        "STOP" => (
+            "Stopping".to_string(),
+            "=> All VRRP group instances are now stopping <=".to_string(),
+        ),
+        _ => return None,
+    };
+    Some((format!("[{router_id}] VRRP Group {group} - {what}"), body))
 }
 
 fn build(conf: &SmtpConf, subject: &str, body: &str) -> Result<Message, String> {
@@ -167,6 +173,14 @@ mod tests {
                 "=> All VRRP group instances are now in FAULT state <=".to_string()
             )
         );
+        assert_eq!(
+            group_mail("lb1", "VG_1", "STOP").unwrap(),
+            (
+                "[lb1] VRRP Group VG_1 - Stopping".to_string(),
+                "=> All VRRP group instances are now stopping <=".to_string()
+            )
+        );
+        assert!(group_mail("lb1", "VG_1", "DELETED").is_none());
     }
 
     #[test]
