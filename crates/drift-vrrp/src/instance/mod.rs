@@ -490,6 +490,7 @@ impl Instance {
     }
 }
 
+mod periodic;
 mod stall;
 pub mod sync;
 #[cfg(test)]

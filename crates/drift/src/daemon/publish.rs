@@ -27,7 +27,11 @@ fn counters(st: &Stats) -> Counters {
 /// Copy the fast-changing fields (state, priority, master, counters) of a slot.
 fn refresh(e: &mut InstanceStatus, s: &Slot) {
     let st = s.inst.stats();
-    e.state = state_name(s.inst.state()).into();
+    // Only on a change: this runs for every periodic advert, which must not allocate.
+    let state = state_name(s.inst.state());
+    if e.state != state {
+        e.state = state.into();
+    }
     e.effective_priority = s.inst.effective_priority();
     e.master = s.inst.master_addr();
     e.master_priority = s.inst.master_priority();

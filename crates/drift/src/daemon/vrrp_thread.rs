@@ -26,10 +26,12 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use tracing::{error, info, warn};
 
 use super::instance_trackers::TrackerUpdate;
+use super::precise_timer::PreciseTimer;
 use super::proxy::UpstreamFeed;
 use super::reload;
 use super::sched;
 use super::scripts::{Scripts, Setup};
+use super::send_batch::AdvertBatch;
 use super::slot::{self, Ctx, Slot};
 use super::status::{self, Hub, Phase};
 use super::sync;
@@ -75,6 +77,7 @@ struct Daemon {
     groups: Vec<SyncGroup>,
     group_states: sync::GroupStates,
     out: Vec<Action>,
+    adverts: AdvertBatch,
 }
 
 fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
@@ -116,6 +119,7 @@ async fn run(
         groups: Vec::new(),
         group_states: Default::default(),
         out: Vec::new(),
+        adverts: AdvertBatch::default(),
     };
     d.groups = config.sync_groups.clone();
     for vi in &config.instances {
@@ -143,6 +147,7 @@ async fn run(
     d.reconcile().await;
     d.cx.status.set_phase(Phase::Running);
 
+    let mut timer = PreciseTimer::new().context("timerfd for the VRRP loop")?;
     loop {
         d.cx.status.beat();
         // Queued packets first (an advert that arrived before a deadline must count), bounded
@@ -162,11 +167,28 @@ async fn run(
             // evidence that the master died.
             d.drain(&mut pkt_rx).await;
         }
+        // Adverts due within ADVERT_SLACK go out now, with the others: fewer wake-ups, and
+        // their schedule stays fixed (the next one is due one interval after this deadline).
+        let early = now + ADVERT_SLACK;
         for s in &mut d.slots {
-            if s.inst.next_deadline().is_some_and(|t| t <= now) {
+            let Some(t) = s.inst.next_deadline() else {
+                continue;
+            };
+            if t <= early {
+                // A master's periodic advert: encoded once, sent with the others due now.
+                if let Some(prio) = s.inst.take_periodic_advert(early) {
+                    d.adverts.push(s, prio);
+                    let cause = super::status::Cause::of(&Input::Timer);
+                    super::status::after_step(&d.cx.status, s, cause, drift_vrrp::State::Master);
+                    continue;
+                }
+            }
+            if t <= now {
+                d.adverts.flush();
                 slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
             }
         }
+        d.adverts.flush();
         // Whatever moved above (packets, timers, and the select branch of the last turn).
         sync::sync_groups(
             &d.cx,
@@ -179,7 +201,7 @@ async fn run(
         let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
         // Wake at least every IDLE_WAKE so the heartbeat (systemd watchdog) stays fresh.
         let idle = Instant::now() + IDLE_WAKE;
-        let sleep_to = deadline.map_or(idle, |t| t.min(idle)).into();
+        let sleep_to = deadline.map_or(idle, |t| t.min(idle));
         tokio::select! {
             biased;
             Some((id, pkt)) = pkt_rx.recv() => d.on_packet(id, &pkt).await,
@@ -204,7 +226,12 @@ async fn run(
                 d.reconcile().await;
             }
             // Expired timers are handled at the top of the loop.
-            _ = tokio::time::sleep_until(sleep_to) => {}
+            r = timer.sleep_until(sleep_to) => {
+                if let Err(e) = r {
+                    warn!("VRRP timer: {e}");
+                    tokio::time::sleep_until(sleep_to.into()).await;
+                }
+            }
         }
     }
 
@@ -220,6 +247,9 @@ async fn run(
 
 /// Longest sleep of the loop without any deadline.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// How early a periodic advert may leave to share a wake-up (and a sendmmsg) with others.
+const ADVERT_SLACK: Duration = Duration::from_micros(200);
 
 /// Packets handled before the timers get their turn again.
 const MAX_PACKETS_PER_TURN: usize = 256;
@@ -394,6 +424,8 @@ impl Daemon {
             }
         }
         self.slots = kept;
+        let live: Vec<u64> = self.slots.iter().map(|s| s.id).collect();
+        self.adverts.retain(|id| live.contains(&id));
         self.reconcile().await;
         info!("reload done: {} instance(s) running", self.slots.len());
         let n = self.slots.len();
