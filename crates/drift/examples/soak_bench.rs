@@ -246,6 +246,17 @@ fn soak(daemon: &'static str, case: Case, secs: u64, bin: &std::path::Path) -> O
     let (count, mut gaps) = observer.join().unwrap_or_default();
     drop(capture);
     let takeovers = master_entries(&backup.logs()).saturating_sub(before);
+    if takeovers > 0 {
+        // For the post-mortem: which instances, when, and what the master was doing then.
+        for (who, g) in [("backup", &backup), ("master", &master)] {
+            let p = std::env::temp_dir().join(format!("soak-{daemon}-{case:?}-{who}.log"));
+            let _ = std::fs::write(&p, g.logs());
+            eprintln!(
+                "soak_bench: {daemon} {case:?}: {who} log in {}",
+                p.display()
+            );
+        }
+    }
     for h in 0..2 {
         let _ = std::fs::remove_file(conf_path(lab.host(h)));
     }
@@ -284,16 +295,14 @@ fn observe(stop: &AtomicBool) -> (u64, Vec<u32>) {
     let mut last: HashMap<u8, SystemTime> = HashMap::new();
     let (mut count, mut gaps, mut buf) = (0u64, Vec::with_capacity(4_000_000), Vec::new());
     while !stop.load(Ordering::Relaxed) {
-        let mut pfd = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&sock),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut pfd, 1, 100) };
+        // No poll: a sleeping reader is never woken per packet (the wake-up would be charged
+        // to the sender's softirq, i.e. to the master's CPU); the kernel stamps and queues.
+        std::thread::sleep(Duration::from_millis(20));
         buf.clear();
-        if sock.recv_batch(1024, &mut buf).is_err() {
-            continue;
+        while let Ok((n, _)) = sock.recv_batch(4096, &mut buf) {
+            if n == 0 {
+                break;
+            }
         }
         for p in &buf {
             let (Some(vrid), Some(at)) = (p.payload.get(1), p.time.kernel) else {

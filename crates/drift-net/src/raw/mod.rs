@@ -97,6 +97,8 @@ pub struct VrrpSocketConfig {
     /// arrives while its reader is stalled: 100 instances at 10 ms are 1,000 packets in 100 ms,
     /// several times the default 208 KiB; a dropped advert cannot be judged by its arrival time.
     pub rcvbuf: Option<usize>,
+    /// Open no receive socket (see [`VrrpSocketConfig::send_only`]).
+    pub send_only: bool,
 }
 
 impl VrrpSocketConfig {
@@ -110,7 +112,17 @@ impl VrrpSocketConfig {
             kernel_checksum_v6: true,
             vrid_filter: None,
             rcvbuf: None,
+            send_only: false,
         }
+    }
+
+    /// For an instance whose adverts are heard through another (shared) socket: no receive
+    /// socket is opened and the receive side is a duplicate of the deaf send socket. Every raw
+    /// socket of protocol 112 in the namespace is visited for each incoming VRRP packet (and the
+    /// sender's softirq pays for it on a veth), so 100 idle receive sockets cost real CPU.
+    pub fn send_only(mut self) -> Self {
+        self.send_only = true;
+        self
     }
 
     /// See [`VrrpSocketConfig::rcvbuf`].
@@ -159,8 +171,13 @@ impl VrrpSocket {
     /// Open and configure both sockets. Needs CAP_NET_RAW; creates them in the calling thread's
     /// network namespace.
     pub fn open(cfg: VrrpSocketConfig) -> Result<VrrpSocket> {
-        let rx = setup::open_rx(&cfg)?;
         let tx = setup::open_tx(&cfg)?;
+        let rx = if cfg.send_only {
+            tx.try_clone()
+                .map_err(|e| crate::Error::io("dup send socket", &cfg.ifname, e))?
+        } else {
+            setup::open_rx(&cfg)?
+        };
         Ok(VrrpSocket { rx, tx, cfg })
     }
 

@@ -103,6 +103,9 @@ impl InstanceIo {
         if !vi.unicast_peer.is_empty() || shared_rx {
             sc = sc.without_multicast();
         }
+        if shared_rx {
+            sc = sc.send_only();
+        }
         let sock = VrrpSocket::open(sc)
             .with_context(|| format!("VRRP_Instance({}): VRRP socket on {ifname}", vi.name))?;
         if !vi.unicast_peer.is_empty() {

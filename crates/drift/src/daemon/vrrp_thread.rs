@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use drift_model::{Config, SyncGroup};
 use drift_net::netlink::{self, Netlink};
-use drift_net::raw::Received;
+use drift_net::raw::{Received, VrrpSocket};
 use drift_vrrp::{Action, Input};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
@@ -248,6 +248,19 @@ async fn run(
 /// Longest sleep of the loop without any deadline.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
 
+/// Everything queued on `sock`, without waiting (bounded: a flood must not keep us here).
+fn read_queued(sock: &VrrpSocket, id: u64, out: &mut Vec<(u64, Received)>) {
+    let mut buf = Vec::new();
+    let mut read = 0;
+    while read < MAX_DRAIN_PER_SOCKET {
+        match sock.recv_batch(64, &mut buf) {
+            Ok((0, 0)) | Err(_) => break,
+            Ok((n, bad)) => read += n + bad,
+        }
+    }
+    out.extend(buf.into_iter().map(|p| (id, p)));
+}
+
 /// How early a periodic advert may leave to share a wake-up (and a sendmmsg) with others.
 const ADVERT_SLACK: Duration = Duration::from_micros(200);
 
@@ -272,30 +285,15 @@ impl Daemon {
             self.on_packet(id, &pkt).await;
         }
         let shared: Vec<_> = self.cx.shared_socks.borrow().clone();
-        let own: Vec<_> = self
-            .slots
-            .iter()
-            .filter(|s| !s.io.shared_rx)
-            .map(|s| (s.id, s.io.socket.clone()))
-            .collect();
-        let socks = shared
-            .into_iter()
-            .enumerate()
-            .map(|(n, sock)| (slot::SHARED_BASE + n as u64, sock))
-            .chain(own);
-        let mut buf = Vec::new();
-        for (id, sock) in socks {
-            let mut read = 0;
-            while read < MAX_DRAIN_PER_SOCKET {
-                buf.clear();
-                match sock.get_ref().recv_batch(64, &mut buf) {
-                    Ok((0, 0)) | Err(_) => break,
-                    Ok((n, bad)) => read += n + bad,
-                }
-                for pkt in &buf {
-                    self.on_packet(id, pkt).await;
-                }
-            }
+        let mut queued = Vec::new();
+        for (n, sock) in shared.iter().enumerate() {
+            read_queued(sock, slot::SHARED_BASE + n as u64, &mut queued);
+        }
+        for s in self.slots.iter().filter(|s| !s.io.shared_rx) {
+            read_queued(s.io.socket.get_ref(), s.id, &mut queued);
+        }
+        for (id, pkt) in queued {
+            self.on_packet(id, &pkt).await;
         }
     }
 
