@@ -5,7 +5,9 @@
 //! or a slow terminal, and a blocked VRRP thread misses adverts. Each formatted line is handed
 //! to a writer thread over a bounded channel instead; when the channel is full the line is
 //! dropped and counted, and the count is written with the next line that gets through (the
-//! same trade-off as tracing-appender's `non_blocking`, without the dependency).
+//! same trade-off as tracing-appender's `non_blocking`, without the dependency). When stderr is
+//! a regular file (writes to it do not wait for a reader) lines are written directly, so that
+//! the log stays in step with what the daemon does.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,9 @@ static FLUSHER: OnceLock<SyncSender<Msg>> = OnceLock::new();
 
 /// A `MakeWriter` for tracing-subscriber that queues each event for the stderr thread.
 pub struct NonBlocking {
+    /// Write each line directly (stderr is a regular file, which never blocks for long, and
+    /// whoever reads it sees the lines in order with what the daemon did).
+    direct: bool,
     tx: SyncSender<Msg>,
     /// Lines dropped since the last one written.
     dropped: Arc<AtomicU64>,
@@ -41,7 +46,19 @@ pub fn stderr() -> std::io::Result<NonBlocking> {
         .name("log".into())
         .spawn(move || write_loop(rx, std::io::stderr(), &counter))?;
     let _ = FLUSHER.set(tx.clone());
-    Ok(NonBlocking { tx, dropped })
+    Ok(NonBlocking {
+        direct: stderr_is_regular_file(),
+        tx,
+        dropped,
+    })
+}
+
+fn stderr_is_regular_file() -> bool {
+    // SAFETY: fstat writes into a zeroed, properly sized stat buffer; fd 2 is only inspected.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(2, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+    }
 }
 
 /// Wait (up to a second) until every queued line is written: call before the process exits.
@@ -94,6 +111,10 @@ impl Drop for Line<'_> {
         if self.buf.is_empty() {
             return;
         }
+        if self.to.direct {
+            let _ = std::io::stderr().write_all(&self.buf);
+            return;
+        }
         let line = std::mem::take(&mut self.buf);
         match self.to.tx.try_send(Msg::Line(line)) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
@@ -139,7 +160,11 @@ mod tests {
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
         let t = std::thread::spawn(move || write_loop(rx, out, &counter));
-        let nb = NonBlocking { tx, dropped };
+        let nb = NonBlocking {
+            direct: false,
+            tx,
+            dropped,
+        };
         for s in ["a\n", "b\n"] {
             let mut w = nb.make_writer();
             w.write_all(s.as_bytes()).unwrap();
@@ -156,6 +181,7 @@ mod tests {
     fn a_full_queue_drops_the_line_instead_of_blocking_the_logger() {
         let (tx, rx) = mpsc::sync_channel(1);
         let nb = NonBlocking {
+            direct: false,
             tx,
             dropped: Arc::default(),
         };
