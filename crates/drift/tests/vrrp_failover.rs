@@ -30,8 +30,10 @@ fn lab(hosts: usize, client: bool) -> Lab {
 
 /// Start master (host 0, prio 100) and backup (host 1, prio 99) and wait for host 0 to hold the VIP.
 fn pair(lab: &Lab, master: &Instance, backup: &Instance) -> (Daemon, Daemon) {
+    // The backup starts once the master holds the VIP: started together, a loaded machine can
+    // start the backup first, and its master-down timer (prio 99) then runs out a few ms before
+    // the master's (prio 100) — a startup race, not the behaviour under test.
     let d0 = Daemon::start(bin(), lab, 0, &master.config());
-    let d1 = Daemon::start(bin(), lab, 1, &backup.config());
     let vip = master.vip;
     let up = wait_holders(
         lab,
@@ -39,6 +41,7 @@ fn pair(lab: &Lab, master: &Instance, backup: &Instance) -> (Daemon, Daemon) {
         &[0],
         master.master_down() + Duration::from_secs(4),
     );
+    let d1 = Daemon::start(bin(), lab, 1, &backup.config());
     assert!(
         up.is_some(),
         "no initial master (holders {:?})\n{}\n{}",
