@@ -28,6 +28,7 @@ mod script_exec;
 mod script_security;
 mod scripts;
 mod send_batch;
+mod shared_rx;
 pub mod signum;
 mod slot;
 mod smtp;

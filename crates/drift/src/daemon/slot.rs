@@ -174,53 +174,13 @@ fn ensure_shared_reader(cx: &Ctx, io: &InstanceIo) -> Result<()> {
     shared.push(key);
     cx.shared_socks.borrow_mut().push(sock.clone());
     // Detached on purpose: it serves every instance on this interface for the daemon's life.
-    drop(spawn_poller(
+    drop(super::shared_rx::spawn(
         id,
         sock,
         format!("{} shared receiver", io.ifname),
         cx.pkt_tx.clone(),
     ));
     Ok(())
-}
-
-/// How often a shared receiver is read. It is not registered with epoll: a registered socket
-/// wakes the VRRP thread for every advert (10,000/s at 100 instances × 10 ms), and on a veth
-/// the *sender's* softirq pays for that wake-up. Adverts keep their kernel receive time, and a
-/// master-down decision drains the socket first, so reading every 2 ms delays only reactions
-/// that are not timed by the RFC (yielding to a higher priority, a priority-0 advert) by as much.
-const SHARED_POLL: Duration = Duration::from_millis(2);
-
-fn spawn_poller(
-    id: u64,
-    sock: Arc<VrrpSocket>,
-    name: String,
-    tx: UnboundedSender<(u64, Received)>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(SHARED_POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut buf = Vec::new();
-        loop {
-            tick.tick().await;
-            loop {
-                buf.clear();
-                match sock.recv_batch(RX_BATCH, &mut buf) {
-                    Ok((0, 0)) => break,
-                    Ok(_) => {
-                        for p in buf.drain(..) {
-                            if tx.send((id, p)).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        warn!("VRRP ({name}) receive error: {e}");
-                        break;
-                    }
-                }
-            }
-        }
-    })
 }
 
 fn spawn_reader(
