@@ -12,12 +12,15 @@
 //! Polling is 1 ms, but reading the kernel's addresses spawns `ip -j addr` (a few ms each), so
 //! the VIP figure has that resolution; the TCP figure is taken inside the client namespace.
 
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::drift_bin;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Instance};
@@ -52,15 +55,6 @@ fn main() {
     ] {
         bench_case(&bin, label, version, adv, runs);
     }
-}
-
-fn drift_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DRIFT_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("drift");
-    p.exists().then_some(p)
 }
 
 fn bench_case(bin: &std::path::Path, label: &str, version: u8, adv: &str, runs: usize) {

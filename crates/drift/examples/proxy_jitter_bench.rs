@@ -10,6 +10,10 @@
 //! `rt` adds `vrrp_rt_priority 50` (SCHED_RR for the VRRP thread only). Needs root, wrk, tcpdump
 //! and nginx; everything runs in the lab's namespaces and is stopped by pid.
 
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::drift_bin;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -199,13 +203,4 @@ fn write(p: &std::path::Path, text: &str) {
 
 fn s(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn drift_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DRIFT_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("drift");
-    p.exists().then_some(p)
 }

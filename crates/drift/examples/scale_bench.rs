@@ -10,8 +10,11 @@
 //! side figure. CPU is the sum over every process in the master's namespace (keepalived forks a
 //! VRRP child), read from /proc/PID/stat before and after the measured window.
 
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::{drift_bin, ns_cpu_ticks, ns_rss_kib};
+
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use drift_testkit::{ChildGuard, Lab, Netns};
@@ -138,30 +141,6 @@ fn count_adverts(ns: &Netns, secs: u64) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-fn ns_cpu_ticks(ns: &Netns) -> u64 {
-    ns.pids()
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-            let rest = stat.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
-}
-
-fn ns_rss_kib(ns: &Netns) -> u64 {
-    ns.pids()
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
 fn sysconf_ticks() -> f64 {
     // CLK_TCK is 100 on every Linux architecture drift targets.
     100.0
@@ -173,13 +152,4 @@ fn write_temp(tag: &str, text: &str) -> String {
         eprintln!("scale_bench: cannot write {}: {e}", p.display());
     }
     p.to_string_lossy().into_owned()
-}
-
-fn drift_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DRIFT_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("drift");
-    p.exists().then_some(p)
 }

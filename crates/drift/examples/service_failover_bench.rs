@@ -17,6 +17,10 @@
 //! next to the example's directory. The machine's load average is printed with each row: the
 //! figures are wall-clock.
 
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::drift_bin;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -175,15 +179,6 @@ fn main() {
     for l in table {
         println!("{l}");
     }
-}
-
-fn drift_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DRIFT_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("drift");
-    p.exists().then_some(p)
 }
 
 fn loadavg() -> String {

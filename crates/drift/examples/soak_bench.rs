@@ -16,6 +16,10 @@
 //! `--parallel` runs the daemons of one condition at the same time, each pair in its own lab
 //! (halves the wall time; each then also loads the machine for the other).
 
+#[path = "bench_util/mod.rs"]
+mod bench_util;
+use bench_util::{drift_bin, ns_cpu_ticks, ns_rss_kib};
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -357,37 +361,4 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join("/"))
         .unwrap_or_default()
-}
-
-/// utime + stime (clock ticks, 100/s) of every process in the namespace.
-fn ns_cpu_ticks(ns: &Netns) -> u64 {
-    ns.pids()
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            let rest = stat.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
-}
-
-fn ns_rss_kib(ns: &Netns) -> u64 {
-    ns.pids()
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
-fn drift_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("DRIFT_BIN") {
-        return Some(p.into());
-    }
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("drift");
-    p.exists().then_some(p)
 }
