@@ -17,18 +17,19 @@ fn cfg(prio: u8) -> InstanceConfig {
     c.auth = Auth::pass("1111");
     c
 }
-fn ms(n: u64) -> Duration {
+pub(super) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-struct H {
-    t0: Instant,
-    i: Instance,
+/// Drives one instance on a virtual clock (`t0` + offsets); shared with the fast-path tests.
+pub(super) struct H {
+    pub(super) t0: Instant,
+    pub(super) i: Instance,
     out: Vec<Action>,
 }
 
 impl H {
-    fn new(c: InstanceConfig) -> H {
+    pub(super) fn new(c: InstanceConfig) -> H {
         let t0 = Instant::now();
         let mut h = H {
             t0,
@@ -38,13 +39,13 @@ impl H {
         h.feed(Duration::ZERO, Input::Startup);
         h
     }
-    fn feed(&mut self, at: Duration, input: Input) -> Vec<Action> {
+    pub(super) fn feed(&mut self, at: Duration, input: Input) -> Vec<Action> {
         self.out.clear();
         self.i.handle(self.t0 + at, input, &mut self.out);
         self.out.clone()
     }
     /// An advert from `src` with our config but `prio`.
-    fn peer_advert(&mut self, at: Duration, src: &str, prio: u8) -> Vec<Action> {
+    pub(super) fn peer_advert(&mut self, at: Duration, src: &str, prio: u8) -> Vec<Action> {
         let advert = self.i.advert(prio);
         self.feed(
             at,
@@ -55,7 +56,7 @@ impl H {
             },
         )
     }
-    fn deadline(&self) -> Duration {
+    pub(super) fn deadline(&self) -> Duration {
         self.i.next_deadline().unwrap() - self.t0
     }
 }

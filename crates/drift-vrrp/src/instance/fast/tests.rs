@@ -1,13 +1,10 @@
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use crate::config::InstanceConfig;
+use crate::instance::tests::{ms, H};
 use crate::instance::{Action, Input, Instance, State};
 use crate::wire::{Addrs, Version};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Instance at 10.0.0.1 (priority `prio`, v3 at 100 ms unless changed); peers are 10.0.0.2.
 fn cfg(prio: u8) -> InstanceConfig {
@@ -23,42 +20,10 @@ fn cfg(prio: u8) -> InstanceConfig {
     c
 }
 
-struct H {
-    t0: Instant,
-    i: Instance,
-    out: Vec<Action>,
-}
-
+/// The fast-path helpers on top of the instance tests' harness.
 impl H {
-    fn new(c: InstanceConfig) -> H {
-        let t0 = Instant::now();
-        let mut h = H {
-            t0,
-            i: Instance::new(c, t0),
-            out: vec![],
-        };
-        h.feed(Duration::ZERO, Input::Startup);
-        h
-    }
-    fn feed(&mut self, at: Duration, input: Input) -> Vec<Action> {
-        self.out.clear();
-        self.i.handle(self.t0 + at, input, &mut self.out);
-        self.out.clone()
-    }
     fn peer(&mut self, at: Duration, prio: u8) -> Vec<Action> {
-        let advert = self.i.advert(prio);
-        let src: IpAddr = "10.0.0.2".parse().unwrap();
-        self.feed(
-            at,
-            Input::Advert {
-                src,
-                ttl: 255,
-                advert,
-            },
-        )
-    }
-    fn deadline(&self) -> Duration {
-        self.i.next_deadline().unwrap() - self.t0
+        self.peer_advert(at, "10.0.0.2", prio)
     }
     /// Fires the next deadline if it is due by `until`.
     fn run_until(&mut self, until: Duration) {
