@@ -422,8 +422,9 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
 fn script(idx: usize) -> impl Strategy<Value = VrrpScript> {
     (
         text(),
-        (1u64..100_000_000).prop_map(Duration::from_micros),
-        dur(),
+        // vrrp_script interval and timeout: 0.05 s at least (drift's sub-second floor).
+        (50_000u64..100_000_000).prop_map(Duration::from_micros),
+        (50_000u64..100_000_000).prop_map(Duration::from_micros),
         weight(),
         any::<bool>(),
         1u32..1000,
