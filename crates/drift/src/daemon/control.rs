@@ -3,6 +3,13 @@
 //! per connection, one line: `status` answers the [`Snapshot`] as JSON, `reload` does what
 //! SIGHUP does and answers once that reload finished (`{"ok":..,"message":..}`).
 //!
+//! The file mode is the first gate (connect(2) needs write permission on the socket file); the
+//! peer's credentials are the second: a socket whose mode or directory was widened after bind
+//! (a `chmod`, a directory made by someone else) must still answer only root and the daemon's
+//! own user, so every connection's SO_PEERCRED uid (taken by the kernel at connect time, not
+//! claimed by the client) is checked before the request is read. Anyone else gets one line
+//! `refused: ...` and the connection is closed.
+//!
 //! Served on the ops thread; the VRRP thread is only signalled (SIGHUP), never called.
 
 use std::io::{Read, Write};
@@ -70,14 +77,46 @@ pub fn bind(path: &Path) -> Result<Option<UnixListener>> {
     Ok(Some(l))
 }
 
+/// The reply line to a peer that may not use the socket.
+const REFUSED: &str = "refused: ";
+
+/// Whether a peer with `peer_uid` may use the socket of a daemon running as `own_uid`: root
+/// and the daemon's own user (when it runs unprivileged with only its capabilities).
+pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
+    peer_uid == 0 || peer_uid == own_uid
+}
+
+/// Check the connecting process's credentials; Err is the refusal to send back.
+fn authorize(stream: &tokio::net::UnixStream) -> std::result::Result<(), String> {
+    let own = nix::unistd::geteuid().as_raw();
+    match stream.peer_cred() {
+        Ok(c) if peer_allowed(c.uid(), own) => Ok(()),
+        Ok(c) => Err(format!(
+            "uid {} (pid {}) may not use this socket: only root and uid {own}",
+            c.uid(),
+            c.pid().map_or_else(|| "?".into(), |p| p.to_string())
+        )),
+        Err(e) => Err(format!("cannot read the peer's credentials: {e}")),
+    }
+}
+
 /// Answer one connection.
 pub async fn serve_one(stream: tokio::net::UnixStream, src: &Sources) {
+    let auth = authorize(&stream);
     let (rd, mut wr) = stream.into_split();
     let mut line = String::new();
     let mut rd = BufReader::new(rd.take(256));
+    // The request line is read even from a refused peer (at most 256 bytes, never acted on):
+    // closing with it unread would reset the connection and lose the refusal's reason.
     let read = tokio::time::timeout(Duration::from_secs(5), rd.read_line(&mut line)).await;
     if !matches!(read, Ok(Ok(_))) {
         debug!("control socket: no request line");
+        return;
+    }
+    if let Err(why) = auth {
+        warn!("control socket: {why}");
+        let _ = wr.write_all(format!("{REFUSED}{why}\n").as_bytes()).await;
+        let _ = wr.shutdown().await;
         return;
     }
     let reply = match line.trim() {
@@ -139,6 +178,9 @@ pub fn request(path: &Path, request: &str) -> Result<String> {
     if out.trim().is_empty() {
         bail!("empty reply from {}", path.display());
     }
+    if let Some(why) = out.trim().strip_prefix(REFUSED) {
+        bail!("{} refused the request: {why}", path.display());
+    }
     Ok(out)
 }
 
@@ -199,6 +241,41 @@ mod tests {
         std::fs::write(&path, "data").unwrap();
         assert!(bind(&path).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+    }
+
+    #[test]
+    fn only_root_and_the_daemons_own_user_may_use_the_socket() {
+        assert!(peer_allowed(0, 0));
+        assert!(peer_allowed(0, 65534), "root may always ask");
+        assert!(peer_allowed(65534, 65534), "the daemon's own user");
+        assert!(!peer_allowed(1000, 0));
+        assert!(!peer_allowed(1000, 65534));
+    }
+
+    #[tokio::test]
+    async fn a_peer_of_this_process_passes_the_credential_check() {
+        let (a, _b) = tokio::net::UnixStream::pair().unwrap();
+        assert_eq!(authorize(&a), Ok(()));
+    }
+
+    #[test]
+    fn a_refusal_line_becomes_an_error_that_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 7];
+            s.read_exact(&mut req).unwrap();
+            s.write_all(b"refused: uid 1000 (pid 7) may not use this socket\n")
+                .unwrap();
+        });
+        let e = request(&path, "status").unwrap_err();
+        server.join().unwrap();
+        assert!(
+            format!("{e}").contains("refused the request: uid 1000"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub fn apply(p: Policy) {
             RESTORE.with(|r| r.set(Some((prio, None))));
         } else {
             info!(
-                "VRRP thread: real-time priority {prio} refused ({}): normal priority",
+                "VRRP thread: real-time priority {prio} refused ({}; SCHED_RR needs \
+                 CAP_SYS_NICE or RLIMIT_RTPRIO >= {prio}): normal priority",
                 std::io::Error::last_os_error()
             );
         }

@@ -59,6 +59,70 @@ pub fn lookup(user: &str, group: Option<&str>) -> Result<RunAs, String> {
 
 pub use drift_config::script_security::first_unsafe_component;
 
+/// CAP_SETGID and CAP_SETUID (linux/capability.h).
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+
+/// Why scripts cannot run as `run_as`, or None when they can: switching to another uid needs
+/// CAP_SETUID and to another gid CAP_SETGID. Root has both unless its bounding set was narrowed
+/// (dist/drift.service keeps only CAP_NET_ADMIN and CAP_NET_RAW); an unprivileged drift given
+/// only those two has neither. The script would then fail to start at every run (a track script
+/// counting as failed), so this is said once, at startup, in words.
+pub fn cannot_switch_to(run_as: RunAs) -> Option<String> {
+    let (uid, gid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let caps = effective_caps();
+    missing_caps(run_as, uid, gid, caps).map(|need| {
+        format!(
+            "scripts run as uid {} gid {} but drift runs as uid {uid} gid {gid} without {need}: \
+             they will fail to start (give drift {need}, or drop script_user)",
+            run_as.uid, run_as.gid
+        )
+    })
+}
+
+/// Log (once per distinct user) the scripts' users drift cannot switch to.
+pub fn warn_unswitchable(default: &Result<RunAs, String>, scripts: impl Iterator<Item = RunAs>) {
+    let mut seen = Vec::new();
+    for run_as in default.iter().copied().chain(scripts) {
+        if seen.contains(&run_as) {
+            continue;
+        }
+        seen.push(run_as);
+        if let Some(why) = cannot_switch_to(run_as) {
+            tracing::error!("{why}");
+        }
+    }
+}
+
+/// The capabilities missing to switch from `uid`/`gid` with effective set `caps` (None when
+/// unknown: assumed present, so that an unreadable /proc does not invent a problem).
+fn missing_caps(run_as: RunAs, uid: u32, gid: u32, caps: Option<u64>) -> Option<String> {
+    let caps = caps?;
+    let has = |cap: u32| caps & (1u64 << cap) != 0;
+    let mut need = Vec::new();
+    if run_as.uid != uid && !has(CAP_SETUID) {
+        need.push("CAP_SETUID");
+    }
+    if run_as.gid != gid && !has(CAP_SETGID) {
+        need.push("CAP_SETGID");
+    }
+    (!need.is_empty()).then(|| need.join(" and "))
+}
+
+/// The calling thread's effective capability set, from /proc/thread-self/status.
+fn effective_caps() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    parse_cap_eff(&status)
+}
+
+fn parse_cap_eff(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 /// The verdict on one script's program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -155,6 +219,40 @@ mod tests {
         assert!(lookup("no-such-user-drift", None).is_err());
         assert_eq!(lookup("root", None).unwrap(), ROOT);
         assert!(lookup("root", Some("no-such-group-drift")).is_err());
+    }
+
+    #[test]
+    fn switching_user_needs_setuid_and_switching_group_needs_setgid() {
+        let nobody = RunAs {
+            uid: 65534,
+            gid: 65534,
+        };
+        let net_only = 0x3000; // CAP_NET_ADMIN, CAP_NET_RAW
+        let all = u64::MAX >> 23;
+        assert_eq!(missing_caps(nobody, 0, 0, Some(all)), None);
+        assert_eq!(
+            missing_caps(nobody, 0, 0, Some(net_only)).as_deref(),
+            Some("CAP_SETUID and CAP_SETGID")
+        );
+        assert_eq!(
+            missing_caps(nobody, 65534, 0, Some(net_only)).as_deref(),
+            Some("CAP_SETGID")
+        );
+        assert_eq!(
+            missing_caps(nobody, 65534, 65534, Some(0)),
+            None,
+            "already them"
+        );
+        assert_eq!(missing_caps(nobody, 0, 0, None), None, "unknown caps");
+    }
+
+    #[test]
+    fn the_effective_set_is_read_from_proc_status() {
+        let status = "Name:\tdrift\nCapInh:\t0000000000000000\nCapEff:\t0000000000003000\n";
+        assert_eq!(parse_cap_eff(status), Some(0x3000));
+        assert_eq!(parse_cap_eff("CapEff:\tzz\n"), None);
+        assert_eq!(parse_cap_eff(""), None);
+        assert!(effective_caps().is_some());
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Setup {
         let g = &config.global_defs;
         let notify_user = security::default_user(g);
         let scripts = track_script::prepare_with(g, &notify_user, &config.vrrp_scripts);
+        security::warn_unswitchable(&notify_user, scripts.iter().map(|p| p.run_as));
         for f in &config.track_files {
             track_file::init_file(f);
         }

@@ -21,6 +21,20 @@ use drift_testkit::{ChildGuard, Lab};
 /// Port the per-host name server listens on (inside each namespace, so no clash between labs).
 pub const NAME_PORT: u16 = 8080;
 
+/// The drift binary under test. Examples, which include this file too, have no such variable at
+/// build time and find theirs with `bench_util`.
+pub fn drift_bin() -> &'static Path {
+    Path::new(option_env!("CARGO_BIN_EXE_drift").unwrap_or("drift"))
+}
+
+/// A lab of `hosts` hosts on one bridge (no client namespace), or a panic that says why not.
+pub fn lab(hosts: usize) -> Lab {
+    Lab::builder()
+        .hosts(hosts)
+        .build()
+        .unwrap_or_else(|e| panic!("build a lab of {hosts} hosts: {e}"))
+}
+
 /// One `vrrp_instance` block, rendered in keepalived.conf syntax.
 #[derive(Debug, Clone)]
 pub struct Instance {
