@@ -17,10 +17,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{holders, wait_holders, Daemon};
+use common::scenario::expect_holders;
+use common::{drift_bin, holders, lab, Daemon};
 use drift_testkit::{skip_unless_root, skip_unless_tool, wait_until, Lab, HOST_IF};
-
-const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 
 /// Two instances with priorities `prio`; `track_x0` makes VI_1 track the extra interface `x0`;
 /// `group_notify` wraps both in sync group G whose `notify` appends its arguments to that file
@@ -51,6 +50,16 @@ fn config(lab: &Lab, prio: [u8; 2], track_x0: bool, group_notify: Option<&Path>)
     s
 }
 
+/// Both tests' lab: two hosts, an extra link to track in host 0 (see [`add_tracked_link`]), a
+/// group notify file, and the two instances' VIPs.
+fn setup() -> (Lab, NotifyFile, [IpAddr; 2]) {
+    let lab = lab(2);
+    let notify = NotifyFile::new(&lab);
+    let vips = [110, 111].map(|octet| IpAddr::V4(lab.addr_v4(octet)));
+    add_tracked_link(&lab, 0);
+    (lab, notify, vips)
+}
+
 /// An extra veth pair `x0`/`x1` inside host `h`, both up: a link to track and pull.
 fn add_tracked_link(lab: &Lab, h: usize) {
     let host = lab.host(h);
@@ -76,6 +85,18 @@ impl NotifyFile {
     fn new(lab: &Lab) -> NotifyFile {
         NotifyFile(std::env::temp_dir().join(format!("drift-sync-notify-{}", lab.id())))
     }
+
+    /// Panic with the lines so far unless the last one becomes `line` within 3 s.
+    fn expect_last(&self, line: &str) {
+        let last = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            notify_lines(&self.0).last().map(String::as_str) == Some(line)
+        });
+        assert!(
+            last.is_some(),
+            "group notify: {:?}, expected `{line}` last",
+            notify_lines(&self.0)
+        );
+    }
 }
 
 impl Drop for NotifyFile {
@@ -84,29 +105,19 @@ impl Drop for NotifyFile {
     }
 }
 
-fn lab() -> Lab {
-    Lab::builder()
-        .hosts(2)
-        .build()
-        .unwrap_or_else(|e| panic!("build lab: {e}"))
-}
-
 #[test]
 fn the_group_moves_as_one_and_prefers_backup_to_thrashing() {
     skip_unless_root!();
     skip_unless_tool!("keepalived");
-    let lab = lab();
-    let notify = NotifyFile::new(&lab);
-    let (vip1, vip2) = (IpAddr::V4(lab.addr_v4(110)), IpAddr::V4(lab.addr_v4(111)));
-    add_tracked_link(&lab, 0);
+    let (lab, notify, [vip1, vip2]) = setup();
     // keepalived first, so that drift starts as a backup of a live master (no startup race).
     let mut ka = Daemon::start_keepalived(&lab, 0, &config(&lab, [150, 150], true, None));
     for vip in [vip1, vip2] {
-        let up = wait_holders(&lab, vip, &[0], Duration::from_secs(8));
-        assert!(up.is_some(), "keepalived never master\n{}", ka.logs());
+        let bound = Duration::from_secs(8);
+        expect_holders(&lab, vip, &[0], bound, "keepalived master", &[&ka]);
     }
     let drift = Daemon::start_as_drift(
-        Path::new(DRIFT),
+        drift_bin(),
         &lab,
         1,
         &config(&lab, [100, 100], false, Some(&notify.0)),
@@ -138,8 +149,8 @@ fn the_group_moves_as_one_and_prefers_backup_to_thrashing() {
     ka.kill();
     common::drop_stale_vip(&lab, 0, vip2);
     for vip in [vip1, vip2] {
-        let up = wait_holders(&lab, vip, &[1], Duration::from_secs(3));
-        assert!(up.is_some(), "{vip} not taken\n{}", drift.logs());
+        let bound = Duration::from_secs(3);
+        expect_holders(&lab, vip, &[1], bound, "drift takes over", &[&drift]);
     }
     assert!(lines(2), "group notify: {:?}", notify_lines(&notify.0));
     assert!(drift
@@ -149,13 +160,8 @@ fn the_group_moves_as_one_and_prefers_backup_to_thrashing() {
     // 3. keepalived returns above drift for VI_2 only: VI_2 yields, VI_1 follows it down.
     let ka = Daemon::start_keepalived(&lab, 0, &config(&lab, [50, 150], false, None));
     for vip in [vip1, vip2] {
-        let moved = wait_holders(&lab, vip, &[0], Duration::from_secs(4));
-        assert!(
-            moved.is_some(),
-            "{vip} not back\n{}\n{}",
-            drift.logs(),
-            ka.logs()
-        );
+        let bound = Duration::from_secs(4);
+        expect_holders(&lab, vip, &[0], bound, "keepalived back", &[&drift, &ka]);
     }
     assert!(lines(3), "group notify: {:?}", notify_lines(&notify.0));
     let logs = drift.logs();
@@ -181,37 +187,24 @@ fn the_group_moves_as_one_and_prefers_backup_to_thrashing() {
 fn a_fault_in_one_member_faults_the_whole_group() {
     skip_unless_root!();
     skip_unless_tool!("keepalived");
-    let lab = lab();
-    let notify = NotifyFile::new(&lab);
-    let (vip1, vip2) = (IpAddr::V4(lab.addr_v4(110)), IpAddr::V4(lab.addr_v4(111)));
-    add_tracked_link(&lab, 0);
+    let (lab, notify, [vip1, vip2]) = setup();
     let mut drift = Daemon::start_as_drift(
-        Path::new(DRIFT),
+        drift_bin(),
         &lab,
         0,
         &config(&lab, [150, 150], true, Some(&notify.0)),
     );
     let ka = Daemon::start_keepalived(&lab, 1, &config(&lab, [100, 100], false, None));
     for vip in [vip1, vip2] {
-        let up = wait_holders(&lab, vip, &[0], Duration::from_secs(8));
-        assert!(
-            up.is_some(),
-            "drift never master\n{}\n{}",
-            drift.logs(),
-            ka.logs()
-        );
+        let bound = Duration::from_secs(8);
+        expect_holders(&lab, vip, &[0], bound, "drift master", &[&drift, &ka]);
     }
     lab.host(0)
         .ip(&["link", "set", "x0", "down"])
         .unwrap_or_else(|e| panic!("x0 down: {e}"));
     for vip in [vip1, vip2] {
-        let moved = wait_holders(&lab, vip, &[1], Duration::from_secs(3));
-        assert!(
-            moved.is_some(),
-            "{vip} did not move\n{}\n{}",
-            drift.logs(),
-            ka.logs()
-        );
+        let bound = Duration::from_secs(3);
+        expect_holders(&lab, vip, &[1], bound, "group fault moves", &[&drift, &ka]);
     }
     let logs = drift.logs();
     let faults = logs
@@ -219,22 +212,8 @@ fn a_fault_in_one_member_faults_the_whole_group() {
         .filter(|l| l.contains("VRRP_Instance(") && l.contains("Entering FAULT STATE"))
         .count();
     assert_eq!(faults, 2, "{logs}");
-    let faulted = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-        notify_lines(&notify.0).last().map(String::as_str) == Some("GROUP G FAULT 0")
-    });
-    assert!(
-        faulted.is_some(),
-        "group notify: {:?}",
-        notify_lines(&notify.0)
-    );
+    notify.expect_last("GROUP G FAULT 0");
     // Stopping runs the group's notify_stop.
     assert!(drift.terminate(), "{}", drift.logs());
-    let stopped = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
-        notify_lines(&notify.0).last().map(String::as_str) == Some("group-stop")
-    });
-    assert!(
-        stopped.is_some(),
-        "group notify: {:?}",
-        notify_lines(&notify.0)
-    );
+    notify.expect_last("group-stop");
 }

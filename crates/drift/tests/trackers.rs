@@ -4,18 +4,29 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{fast_instance, wait_log, Daemon};
-use drift_testkit::{skip_unless_root, wait_until, Lab};
-
-const POLL: Duration = Duration::from_millis(10);
+use common::scenario::{expect_holders, expect_log, solo_master, tracks};
+use common::{drift_bin, lab, Daemon};
+use drift_testkit::{skip_unless_root, Lab};
 
 fn start(lab: &Lab, config: &str) -> Daemon {
-    Daemon::start(Path::new(env!("CARGO_BIN_EXE_drift")), lab, 0, config)
+    Daemon::start(drift_bin(), lab, 0, config)
+}
+
+/// Wait until host 0 holds `vip` (`true`) or does not (`false`); how long that took.
+fn expect_vip(
+    lab: &Lab,
+    vip: std::net::Ipv4Addr,
+    held: bool,
+    secs: u64,
+    what: &str,
+    d: &Daemon,
+) -> Duration {
+    let want: &[usize] = if held { &[0] } else { &[] };
+    expect_holders(lab, vip, want, Duration::from_secs(secs), what, &[d])
 }
 
 fn write_script(path: &Path, body: &str, mode: u32) {
@@ -26,51 +37,26 @@ fn write_script(path: &Path, body: &str, mode: u32) {
 #[test]
 fn a_sub_second_script_faults_after_fall_failures_and_recovers_after_rise_successes() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(110);
-    let ip = IpAddr::V4(vip);
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("down");
     let cfg = format!(
         "vrrp_script chk {{\n  script \"/bin/test ! -e {}\"\n  interval 0.05\n  timeout 0.5\n  \
          fall 2\n  rise 2\n}}\n{}",
         flag.display(),
-        fast_instance(
-            lab.host(0).ifname(),
-            "MASTER",
-            100,
-            vip,
-            "  track_script {\n    chk\n  }\n"
-        )
+        solo_master(&lab, vip, &tracks("track_script", &["chk"]))
     );
     let d = start(&lab, &cfg);
-    assert!(
-        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
-        "never master:\n{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, true, 10, "never master", &d);
     std::fs::write(&flag, b"").unwrap();
     let t0 = Instant::now();
-    let gone = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
-    assert!(
-        gone.is_some(),
-        "VIP kept after the check failed:\n{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, false, 5, "VIP kept after the check failed", &d);
     let fault = t0.elapsed();
-    assert!(
-        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(2)),
-        "{}",
-        d.logs()
-    );
+    expect_log(&d, "Entering FAULT STATE", Duration::from_secs(2));
     std::fs::remove_file(&flag).unwrap();
     let t1 = Instant::now();
-    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
-    assert!(
-        back.is_some(),
-        "VIP not back after rise successes:\n{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, true, 5, "VIP not back after rise successes", &d);
     println!(
         "interval 0.05 fall 2: check fails -> VIP removed in {fault:?}; \
          check passes -> VIP back in {:?}",
@@ -85,9 +71,8 @@ fn a_sub_second_script_faults_after_fall_failures_and_recovers_after_rise_succes
 #[test]
 fn a_timed_out_script_fails_and_its_forked_children_are_killed_without_zombies() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(111);
-    let ip = IpAddr::V4(vip);
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
     let script = dir.path().join("slow.sh");
@@ -99,29 +84,15 @@ fn a_timed_out_script_fails_and_its_forked_children_are_killed_without_zombies()
     let cfg = format!(
         "vrrp_script slow {{\n  script \"{}\"\n  interval 0.3\n  timeout 0.1\n}}\n{}",
         script.display(),
-        fast_instance(
-            lab.host(0).ifname(),
-            "MASTER",
-            100,
-            vip,
-            "  track_script {\n    slow\n  }\n"
-        )
+        solo_master(&lab, vip, &tracks("track_script", &["slow"]))
     );
     let d = start(&lab, &cfg);
-    assert!(
-        wait_log(&d, "VRRP_Script(slow) timed out", Duration::from_secs(10)),
-        "{}",
-        d.logs()
-    );
-    assert!(
-        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(5)),
-        "{}",
-        d.logs()
-    );
+    expect_log(&d, "VRRP_Script(slow) timed out", Duration::from_secs(10));
+    expect_log(&d, "Entering FAULT STATE", Duration::from_secs(5));
     // Let a few more runs time out, then check every sleeper is gone.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
-        !lab.has_addr(0, ip),
+        !lab.has_addr(0, vip.into()),
         "a timing-out check must keep the instance in FAULT"
     );
     let started: Vec<i32> = std::fs::read_to_string(&pids)
@@ -181,9 +152,8 @@ fn zombie_children(parent: u32) -> Vec<u32> {
 #[test]
 fn script_security_refuses_a_root_script_in_a_world_writable_directory() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(112);
-    let ip = IpAddr::V4(vip);
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let script = dir.path().join("check.sh");
@@ -193,33 +163,19 @@ fn script_security_refuses_a_root_script_in_a_world_writable_directory() {
         "global_defs {{\n  enable_script_security\n  script_user root\n}}\n\
          vrrp_script chk {{\n  script \"{}\"\n  interval 0.1\n}}\n{}",
         script.display(),
-        fast_instance(
-            lab.host(0).ifname(),
-            "MASTER",
-            100,
-            vip,
-            "  track_script {\n    chk\n  }\n"
-        )
+        solo_master(&lab, vip, &tracks("track_script", &["chk"]))
     );
     let d = start(&lab, &cfg);
-    assert!(
-        wait_log(
-            &d,
-            "vrrp_script chk: unsafe permissions",
-            Duration::from_secs(10)
-        ),
-        "{}",
-        d.logs()
+    expect_log(
+        &d,
+        "vrrp_script chk: unsafe permissions",
+        Duration::from_secs(10),
     );
     // keepalived drops the script from tracking: the instance runs as if it had none.
-    assert!(
-        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
-        "{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, true, 10, "never master", &d);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        lab.has_addr(0, ip) && !d.logs().contains("FAULT"),
+        lab.has_addr(0, vip.into()) && !d.logs().contains("FAULT"),
         "{}",
         d.logs()
     );
@@ -228,9 +184,8 @@ fn script_security_refuses_a_root_script_in_a_world_writable_directory() {
 #[test]
 fn track_file_values_times_weight_move_the_priority_and_weight_zero_faults() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(113);
-    let ip = IpAddr::V4(vip);
     let dir = tempfile::tempdir().unwrap();
     let prio = dir.path().join("prio");
     let stop = dir.path().join("stop");
@@ -239,60 +194,40 @@ fn track_file_values_times_weight_move_the_priority_and_weight_zero_faults() {
          track_file stop {{\n  file \"{}\"\n  weight 0\n  init_file 0 overwrite\n}}\n{}",
         prio.display(),
         stop.display(),
-        fast_instance(
-            lab.host(0).ifname(),
-            "MASTER",
-            100,
-            vip,
-            "  track_file {\n    prio\n    stop\n  }\n"
-        )
+        solo_master(&lab, vip, &tracks("track_file", &["prio", "stop"]))
     );
     let d = start(&lab, &cfg);
-    assert!(
-        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
-        "{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, true, 10, "never master", &d);
     assert_eq!(
         std::fs::read_to_string(&stop).unwrap().trim(),
         "0",
         "init_file"
     );
     std::fs::write(&prio, "3\n").unwrap();
-    assert!(
-        wait_log(&d, "effective priority 100 -> 130", Duration::from_secs(5)),
-        "{}",
-        d.logs()
-    );
+    expect_log(&d, "effective priority 100 -> 130", Duration::from_secs(5));
     // Replaced by rename, as editors and config tools do: still followed.
     let tmp = dir.path().join("prio.new");
     std::fs::write(&tmp, "-2\n").unwrap();
     std::fs::rename(&tmp, &prio).unwrap();
-    assert!(
-        wait_log(&d, "effective priority 130 -> 80", Duration::from_secs(5)),
-        "{}",
-        d.logs()
-    );
+    expect_log(&d, "effective priority 130 -> 80", Duration::from_secs(5));
     std::fs::write(&stop, "1\n").unwrap();
-    assert!(
-        wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip)).is_some(),
-        "non-zero value with weight 0 must fault:\n{}",
-        d.logs()
+    expect_vip(
+        &lab,
+        vip,
+        false,
+        5,
+        "non-zero value with weight 0 must fault",
+        &d,
     );
     std::fs::write(&stop, "0\n").unwrap();
-    assert!(
-        wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip)).is_some(),
-        "{}",
-        d.logs()
-    );
+    expect_vip(&lab, vip, true, 5, "VIP not back at value 0", &d);
 }
 
 #[test]
 fn track_process_faults_without_its_quorum_and_recovers_when_the_process_runs() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(114);
-    let ip = IpAddr::V4(vip);
     let dir = tempfile::tempdir().unwrap();
     // A process name no other test uses: a copy of sleep under a unique name.
     let name = format!("dtp{}", std::process::id() % 1_000_000);
@@ -300,30 +235,18 @@ fn track_process_faults_without_its_quorum_and_recovers_when_the_process_runs() 
     std::fs::copy("/bin/sleep", &prog).unwrap();
     let cfg = format!(
         "vrrp_track_process svc {{\n  process {name}\n  weight 0\n  quorum 1\n}}\n{}",
-        fast_instance(
-            lab.host(0).ifname(),
-            "MASTER",
-            100,
-            vip,
-            "  track_process {\n    svc\n  }\n"
-        )
+        solo_master(&lab, vip, &tracks("track_process", &["svc"]))
     );
     let d = start(&lab, &cfg);
-    assert!(
-        wait_log(&d, "Entering FAULT STATE", Duration::from_secs(10)),
-        "{}",
-        d.logs()
-    );
+    expect_log(&d, "Entering FAULT STATE", Duration::from_secs(10));
     let mut svc = std::process::Command::new(&prog).arg("60").spawn().unwrap();
     let t0 = Instant::now();
-    let up = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
-    assert!(up.is_some(), "process started, no master:\n{}", d.logs());
+    expect_vip(&lab, vip, true, 5, "process started, no master", &d);
     let started = t0.elapsed();
     let _ = svc.kill();
     let _ = svc.wait();
     let t1 = Instant::now();
-    let down = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
-    assert!(down.is_some(), "process gone, VIP kept:\n{}", d.logs());
+    expect_vip(&lab, vip, false, 5, "process gone, VIP kept", &d);
     println!(
         "track_process: start -> master {started:?}, exit -> VIP removed {:?}",
         t1.elapsed()
@@ -333,86 +256,69 @@ fn track_process_faults_without_its_quorum_and_recovers_when_the_process_runs() 
 #[test]
 fn dont_track_primary_keeps_master_when_the_own_link_loses_carrier() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let (vip1, vip2) = (lab.addr_v4(115), lab.addr_v4(116));
-    let (ip1, ip2) = (IpAddr::V4(vip1), IpAddr::V4(vip2));
-    let ifname = lab.host(0).ifname();
-    let untracked = fast_instance(ifname, "MASTER", 100, vip1, "  dont_track_primary\n");
-    let tracked = fast_instance(ifname, "MASTER", 100, vip2, "")
+    let untracked = solo_master(&lab, vip1, "  dont_track_primary\n");
+    let tracked = solo_master(&lab, vip2, "")
         .replace("VI_1", "VI_2")
         .replace("virtual_router_id 51", "virtual_router_id 52");
     let d = start(&lab, &format!("{untracked}{tracked}"));
-    let both = wait_until(Duration::from_secs(10), POLL, || {
-        lab.has_addr(0, ip1) && lab.has_addr(0, ip2)
-    });
-    assert!(both.is_some(), "{}", d.logs());
+    for vip in [vip1, vip2] {
+        expect_vip(&lab, vip, true, 10, "never master", &d);
+    }
     lab.host(0).cut().unwrap();
-    let faulted = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip2));
-    assert!(
-        faulted.is_some(),
-        "the tracked instance kept its VIP:\n{}",
-        d.logs()
+    expect_vip(
+        &lab,
+        vip2,
+        false,
+        5,
+        "the tracked instance kept its VIP",
+        &d,
     );
-    assert!(wait_log(
+    expect_log(
         &d,
         "VRRP_Instance(VI_2) Entering FAULT STATE",
-        Duration::from_secs(2)
-    ));
+        Duration::from_secs(2),
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        lab.has_addr(0, ip1) && !d.logs().contains("VRRP_Instance(VI_1) Entering FAULT"),
+        lab.has_addr(0, vip1.into()) && !d.logs().contains("VRRP_Instance(VI_1) Entering FAULT"),
         "dont_track_primary must not fault on its own link:\n{}",
         d.logs()
     );
     lab.host(0).reconnect().unwrap();
-    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip2));
-    assert!(back.is_some(), "{}", d.logs());
+    expect_vip(&lab, vip2, true, 5, "VIP not back after reconnect", &d);
 }
 
 #[test]
 fn a_reload_that_changes_a_track_script_restarts_the_trackers_with_the_new_one() {
     skip_unless_root!();
-    let lab = Lab::builder().hosts(1).build().unwrap();
+    let lab = lab(1);
     let vip = lab.addr_v4(117);
-    let ip = IpAddr::V4(vip);
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("k.conf");
-    let write = |cmd: &str| {
-        let text = format!(
+    let config = |cmd: &str| {
+        format!(
             "vrrp_script chk {{\n  script \"{cmd}\"\n  interval 0.1\n}}\n{}",
-            fast_instance(
-                lab.host(0).ifname(),
-                "MASTER",
-                100,
-                vip,
-                "  track_script {\n    chk\n  }\n"
-            )
-        );
-        std::fs::write(&conf, text).unwrap();
-    };
-    write("/bin/true");
-    let d = lab
-        .spawn(
-            0,
-            env!("CARGO_BIN_EXE_drift"),
-            &["run", "-f", conf.to_str().unwrap(), "-l", "debug"],
+            solo_master(&lab, vip, &tracks("track_script", &["chk"]))
         )
-        .unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), POLL, || lab.has_addr(0, ip)).is_some(),
-        "{}",
-        d.logs()
+    };
+    let d = start(&lab, &config("/bin/true"));
+    expect_vip(&lab, vip, true, 10, "never master", &d);
+    d.reload(&config("/bin/false"));
+    expect_vip(
+        &lab,
+        vip,
+        false,
+        5,
+        "the reloaded script was not applied",
+        &d,
     );
-    write("/bin/false");
-    d.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
-    let faulted = wait_until(Duration::from_secs(5), POLL, || !lab.has_addr(0, ip));
-    assert!(
-        faulted.is_some(),
-        "the reloaded script was not applied:\n{}",
-        d.logs()
+    d.reload(&config("/bin/true"));
+    expect_vip(
+        &lab,
+        vip,
+        true,
+        5,
+        "VIP not back after the second reload",
+        &d,
     );
-    write("/bin/true");
-    d.signal(nix::sys::signal::Signal::SIGHUP).unwrap();
-    let back = wait_until(Duration::from_secs(5), POLL, || lab.has_addr(0, ip));
-    assert!(back.is_some(), "{}", d.logs());
 }

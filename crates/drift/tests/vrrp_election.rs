@@ -7,24 +7,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{assert_stable, figure, holders, wait_holders, Daemon, Instance};
+use common::scenario::{expect_holders, start_elected_pair, start_pair};
+use common::{assert_stable, figure, holders, lab, Instance};
 use drift_testkit::{skip_unless_root, Lab};
-
-const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
-
-fn bin() -> &'static Path {
-    Path::new(DRIFT)
-}
-
-fn lab(hosts: usize) -> Lab {
-    Lab::builder()
-        .hosts(hosts)
-        .build()
-        .unwrap_or_else(|e| panic!("build lab: {e}"))
-}
 
 #[test]
 fn higher_priority_wins_when_both_start_as_backup() {
@@ -33,22 +20,10 @@ fn higher_priority_wins_when_both_start_as_backup() {
     let vip = lab.addr_v4(110);
     let a = Instance::new("BACKUP", 100, vip);
     let b = Instance::new("BACKUP", 99, vip);
-    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
-    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
+    let (d0, d1) = start_pair(&lab, &a.config(), &b.config());
     let bound = b.master_down() + Duration::from_secs(3);
-    let took = wait_holders(&lab, vip, &[0], bound);
-    assert!(
-        took.is_some(),
-        "priority 100 never became the sole VIP holder (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
-    figure(
-        "election 100 vs 99 (both BACKUP)",
-        took.unwrap_or_default(),
-        bound,
-    );
+    let took = expect_holders(&lab, vip, &[0], bound, "priority 100", &[&d0, &d1]);
+    figure("election 100 vs 99 (both BACKUP)", took, bound);
     assert_stable(&lab, vip, &[0], Duration::from_secs(3), "after election");
     assert!(
         d0.logged_master(Duration::from_secs(1)),
@@ -69,36 +44,24 @@ fn equal_priority_masters_yield_to_the_higher_address() {
     // both become master, and the LAN is then joined.
     let inst = Instance::new("BACKUP", 100, vip);
     partition(&lab, 1, false);
-    let d0 = Daemon::start(bin(), &lab, 0, &inst.config());
-    let d1 = Daemon::start(bin(), &lab, 1, &inst.config());
-    let both = wait_holders(
+    let (d0, d1) = start_pair(&lab, &inst.config(), &inst.config());
+    let bound = inst.master_down() + Duration::from_secs(3);
+    expect_holders(
         &lab,
         vip,
         &[0, 1],
-        inst.master_down() + Duration::from_secs(3),
-    );
-    assert!(
-        both.is_some(),
-        "both should be master while apart (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
+        bound,
+        "both master while apart",
+        &[&d0, &d1],
     );
     // Host 1 (.12) outranks host 0 (.11) at equal priority.
     assert!(lab.host(1).ipv4() > lab.host(0).ipv4());
     partition(&lab, 1, true);
     let bound = Duration::from_secs_f64(2.0 * inst.advert_secs() + 1.0);
-    let took = wait_holders(&lab, vip, &[1], bound);
-    assert!(
-        took.is_some(),
-        "higher address never became the sole VIP holder (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
+    let took = expect_holders(&lab, vip, &[1], bound, "higher address", &[&d0, &d1]);
     figure(
         "equal priority masters meet -> higher address keeps VIP",
-        took.unwrap_or_default(),
+        took,
         bound,
     );
     assert_stable(&lab, vip, &[1], Duration::from_secs(3), "after election");
@@ -116,22 +79,10 @@ fn seed_article_configs_elect_the_master_host() {
     let master = common::adapt_seed(&read("master.conf"), lab.host(0).ipv4(), vip);
     let backup = common::adapt_seed(&read("backup.conf"), lab.host(0).ipv4(), vip);
     assert!(master.contains(&vip.to_string()) && !master.contains("192.168.1."));
-    let mut d0 = Daemon::start(bin(), &lab, 0, &master);
-    let mut d1 = Daemon::start(bin(), &lab, 1, &backup);
+    let (mut d0, mut d1) = start_pair(&lab, &master, &backup);
     let bound = Duration::from_secs(6);
-    let took = wait_holders(&lab, vip, &[0], bound);
-    assert!(
-        took.is_some(),
-        "seed MASTER never became the sole VIP holder (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
-    figure(
-        "seed configs: MASTER holds VIP",
-        took.unwrap_or_default(),
-        bound,
-    );
+    let took = expect_holders(&lab, vip, &[0], bound, "seed MASTER", &[&d0, &d1]);
+    figure("seed configs: MASTER holds VIP", took, bound);
     assert_stable(&lab, vip, &[0], Duration::from_secs(3), "seed configs");
     assert!(
         d0.alive() && d1.alive(),
@@ -142,7 +93,7 @@ fn seed_article_configs_elect_the_master_host() {
     // A clean stop hands over: the seed BACKUP takes the VIP.
     // Timed from the signal, not from the exit.
     let _ = d0.child.signal(drift_testkit::Signal::SIGTERM);
-    let took = wait_holders(&lab, vip, &[1], Duration::from_secs(3));
+    let took = common::wait_holders(&lab, vip, &[1], Duration::from_secs(3));
     assert!(d0.terminate(), "SIGTERM did not exit 0:\n{}", d0.logs());
     assert!(
         took.is_some(),
@@ -177,31 +128,14 @@ fn partition_makes_two_masters_and_healing_leaves_one() {
     let vip = lab.addr_v4(110);
     let a = Instance::new("MASTER", 100, vip);
     let b = Instance::new("BACKUP", 99, vip);
-    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
-    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
-    assert!(
-        wait_holders(&lab, vip, &[0], Duration::from_secs(8)).is_some(),
-        "no initial master:\n{}\n{}",
-        d0.logs(),
-        d1.logs()
-    );
+    let (d0, d1) = start_elected_pair(&lab, vip, &a.config(), &b.config());
+    let ds = [&d0, &d1];
     assert_stable(&lab, vip, &[0], Duration::from_secs(2), "before partition");
 
     partition(&lab, 0, false);
     let bound = b.master_down() + Duration::from_secs(2);
-    let took = wait_holders(&lab, vip, &[0, 1], bound);
-    assert!(
-        took.is_some(),
-        "no split brain after partition (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
-    figure(
-        "partition: backup also MASTER",
-        took.unwrap_or_default(),
-        bound,
-    );
+    let took = expect_holders(&lab, vip, &[0, 1], bound, "split brain", &ds);
+    figure("partition: backup also MASTER", took, bound);
     assert!(
         d1.logged_master(Duration::from_secs(1)),
         "backup never logged MASTER:\n{}",
@@ -211,19 +145,8 @@ fn partition_makes_two_masters_and_healing_leaves_one() {
     partition(&lab, 0, true);
     // The higher priority master's next advert demotes the other: two intervals plus margin.
     let bound = Duration::from_secs_f64(2.0 * a.advert_secs() + 1.0);
-    let took = wait_holders(&lab, vip, &[0], bound);
-    assert!(
-        took.is_some(),
-        "still {:?} hold the VIP after healing\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
-    figure(
-        "partition healed: one master",
-        took.unwrap_or_default(),
-        bound,
-    );
+    let took = expect_holders(&lab, vip, &[0], bound, "healed", &ds);
+    figure("partition healed: one master", took, bound);
     assert_stable(&lab, vip, &[0], Duration::from_secs(3), "after healing");
 }
 
@@ -234,14 +157,8 @@ fn cut_cable_hands_over_and_reconnect_leaves_one_master() {
     let vip = lab.addr_v4(110);
     let a = Instance::new("MASTER", 100, vip);
     let b = Instance::new("BACKUP", 99, vip);
-    let d0 = Daemon::start(bin(), &lab, 0, &a.config());
-    let d1 = Daemon::start(bin(), &lab, 1, &b.config());
-    assert!(
-        wait_holders(&lab, vip, &[0], Duration::from_secs(8)).is_some(),
-        "no initial master:\n{}\n{}",
-        d0.logs(),
-        d1.logs()
-    );
+    let (d0, d1) = start_elected_pair(&lab, vip, &a.config(), &b.config());
+    let ds = [&d0, &d1];
     std::thread::sleep(Duration::from_secs(2));
     // Carrier loss on the master (bridge port down): the backup stops hearing adverts and takes
     // over; whether the master keeps its VIP (split brain) or drops it (FAULT, as keepalived does
@@ -270,19 +187,12 @@ fn cut_cable_hands_over_and_reconnect_leaves_one_master() {
     });
     assert!(
         took.is_some(),
-        "holders {:?} after reconnect\n{}\n{}",
+        "holders {:?} after reconnect\n{}",
         holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
+        common::scenario::all_logs(&ds)
     );
     figure("reconnect -> one master", took.unwrap_or_default(), bound);
     // The preempting higher priority ends as the only holder (after its master-down at most).
-    let end = wait_holders(&lab, vip, &[0], a.master_down() + Duration::from_secs(2));
-    assert!(
-        end.is_some(),
-        "host 0 never took the VIP back (holders {:?})\n{}\n{}",
-        holders(&lab, vip),
-        d0.logs(),
-        d1.logs()
-    );
+    let bound = a.master_down() + Duration::from_secs(2);
+    expect_holders(&lab, vip, &[0], bound, "host 0 takes the VIP back", &ds);
 }

@@ -6,6 +6,7 @@
 //! flags, log wording) is made once.
 #![allow(dead_code)]
 
+pub mod scenario;
 pub mod service;
 
 use std::io::{Read, Write};
@@ -302,6 +303,20 @@ impl Daemon {
             done
         })?;
         Some(last)
+    }
+
+    /// Rewrite the configuration file the daemon reads and SIGHUP it (a reload, for drift and
+    /// keepalived alike).
+    pub fn reload(&self, config: &str) {
+        let path = if self.keepalived {
+            self.child.dir().join("keepalived.conf")
+        } else {
+            self.conf.clone()
+        };
+        std::fs::write(&path, config).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.child
+            .signal(drift_testkit::Signal::SIGHUP)
+            .unwrap_or_else(|e| panic!("SIGHUP: {e}"));
     }
 
     /// Whether the process is still running (false if it exited, e.g. on a config error).
