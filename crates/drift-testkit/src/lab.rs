@@ -287,6 +287,12 @@ impl Host {
         self.mac(HOST_IF)
     }
 
+    /// Name of this host's veth peer in the bridge namespace (its switch port), for tests that
+    /// detach it from the bridge (a silent partition: the host keeps carrier).
+    pub fn port(&self) -> &str {
+        &self.port
+    }
+
     /// Pull the cable: set this host's bridge port down, so `eth0` loses carrier (NO-CARRIER)
     /// while staying administratively up — what a tracker sees when a switch port dies.
     pub fn cut(&self) -> io::Result<()> {
