@@ -19,8 +19,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, Instance};
-use faults_util::{attach, detach, ms, p50_p99_max, pick, report, AdvertCapture, Rng, VipWatch};
 use drift_testkit::{skip_unless_root, Lab};
+use faults_util::{attach, detach, ms, p50_p99_max, pick, report, AdvertCapture, Rng, VipWatch};
 
 const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 const ADVERT: Duration = Duration::from_millis(100);
@@ -105,7 +105,8 @@ fn three_nodes_through_random_partitions_settle_on_one_master_after_each_heal() 
             .unwrap_or_else(|| panic!("host 0 lost the VIP again after healing {cut:?}"));
         let dual = watch.longest_multi(heal, until);
         let last_other = capture.last_other_master(lab.host(0).ipv4(), heal, until);
-        let advert_settle = last_other.map_or(Duration::ZERO, |t| t.saturating_duration_since(heal));
+        let advert_settle =
+            last_other.map_or(Duration::ZERO, |t| t.saturating_duration_since(heal));
         if settle > worst.0 {
             worst = (settle, format!("{cut:?} cut"));
         }
