@@ -20,19 +20,45 @@ impl NetCaps {
     }
 }
 
+impl NetCaps {
+    /// The two capabilities drift lacks, by name (empty when it has both).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.net_admin {
+            out.push("CAP_NET_ADMIN");
+        }
+        if !self.net_raw {
+            out.push("CAP_NET_RAW");
+        }
+        out
+    }
+}
+
 /// Effective capabilities of this process; `None` when `/proc/self/status` is unreadable.
 pub fn current() -> Option<NetCaps> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     parse_status(&status)
 }
 
-/// Parse the `CapEff:` line of a `/proc/<pid>/status` text.
-pub fn parse_status(status: &str) -> Option<NetCaps> {
+/// The whole effective capability set of this process (bit N is capability N), for checks
+/// beyond the network ones (CAP_SETUID for `script_user`); `None` when unreadable.
+pub fn effective() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_effective(&status)
+}
+
+/// The `CapEff:` bits of a `/proc/<pid>/status` text.
+pub fn parse_effective(status: &str) -> Option<u64> {
     let hex = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))?
         .trim();
-    let bits = u64::from_str_radix(hex, 16).ok()?;
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// Parse the `CapEff:` line of a `/proc/<pid>/status` text.
+pub fn parse_status(status: &str) -> Option<NetCaps> {
+    let bits = parse_effective(status)?;
     Some(NetCaps {
         net_admin: bits & (1 << CAP_NET_ADMIN) != 0,
         net_raw: bits & (1 << CAP_NET_RAW) != 0,
@@ -60,6 +86,15 @@ mod tests {
             }
         );
         assert!(!caps.sufficient_for_vrrp());
+    }
+
+    #[test]
+    fn the_missing_capabilities_are_named() {
+        let raw_only = parse_status("CapEff:\t0000000000002000\n").unwrap();
+        assert_eq!(raw_only.missing(), vec!["CAP_NET_ADMIN"]);
+        let none = parse_status("CapEff:\t0000000000000000\n").unwrap();
+        assert_eq!(none.missing(), vec!["CAP_NET_ADMIN", "CAP_NET_RAW"]);
+        assert_eq!(parse_effective("CapEff:\t0000000000003000\n"), Some(0x3000));
     }
 
     #[test]

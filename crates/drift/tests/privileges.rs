@@ -23,17 +23,20 @@ const STRANGER: u32 = 4242;
 const NET_CAPS: u64 = (1 << 12) | (1 << 13);
 const POLL: Duration = Duration::from_millis(10);
 
+/// The capabilities drift is given: exactly what dist/drift.service grants.
+const NET_ADMIN_AND_RAW: &str = "+net_admin,+net_raw";
+
 /// `setpriv` arguments that run the rest of the command as `uid` with no supplementary groups
-/// and with exactly CAP_NET_ADMIN and CAP_NET_RAW (ambient, so they survive the execve into
-/// drift; the bounding set holds nothing else, so nothing can be regained).
-fn as_user_with_net_caps(uid: u32) -> Vec<String> {
+/// and with exactly the capabilities `caps` (`+net_raw,...`: ambient, so they survive the
+/// execve into drift; the bounding set holds nothing else, so nothing can be regained).
+fn as_user_with_caps(uid: u32, caps: &str) -> Vec<String> {
     vec![
         format!("--reuid={uid}"),
         format!("--regid={uid}"),
         "--clear-groups".into(),
-        "--inh-caps=-all,+net_admin,+net_raw".into(),
-        "--ambient-caps=+net_admin,+net_raw".into(),
-        "--bounding-set=-all,+net_admin,+net_raw".into(),
+        format!("--inh-caps=-all,{caps}"),
+        format!("--ambient-caps={caps}"),
+        format!("--bounding-set=-all,{caps}"),
         "--".into(),
     ]
 }
@@ -106,12 +109,24 @@ fn start_unprivileged(
     conf: &str,
     rtprio: Option<u32>,
 ) -> ChildGuard {
+    start_with_caps(lab, host, uid, NET_ADMIN_AND_RAW, state, conf, rtprio)
+}
+
+fn start_with_caps(
+    lab: &Lab,
+    host: usize,
+    uid: u32,
+    caps: &str,
+    state: &StateDir,
+    conf: &str,
+    rtprio: Option<u32>,
+) -> ChildGuard {
     let conf = state.write_config(conf);
     let mut args = match rtprio {
         Some(p) => vec![format!("--rtprio={p}:{p}"), "setpriv".into()],
         None => Vec::new(),
     };
-    args.extend(as_user_with_net_caps(uid));
+    args.extend(as_user_with_caps(uid, caps));
     args.extend(
         [
             drift_bin().to_string_lossy().as_ref(),
@@ -303,6 +318,33 @@ fn drift_as_an_unprivileged_user_with_only_net_admin_and_net_raw_runs_a_master_a
         took.unwrap_or_default(),
         Duration::from_secs(3),
     );
+}
+
+#[test]
+fn without_net_admin_drift_refuses_to_start_rather_than_be_a_master_without_its_vip() {
+    skip_unless_root!();
+    skip_unless_tool!("setpriv");
+    let lab = lab(1);
+    let vip = lab.addr_v4(114);
+    let state = StateDir::new(NOBODY);
+    let conf = fast_instance(lab.host(0).ifname(), "MASTER", 100, vip, "");
+    let mut d = start_with_caps(&lab, 0, NOBODY, "+net_raw", &state, &conf, None);
+    let exited = wait_until(Duration::from_secs(10), POLL, || {
+        matches!(d.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        exited.is_some(),
+        "still running without CAP_NET_ADMIN:\n{}",
+        d.logs()
+    );
+    let status = d.stop(Duration::from_secs(1));
+    assert!(status.is_ok_and(|s| !s.success()), "{}", d.logs());
+    assert!(
+        d.logs().contains("lacks CAP_NET_ADMIN:"),
+        "no word on the missing capability:\n{}",
+        d.logs()
+    );
+    assert!(!d.logs().contains("Entering MASTER STATE"), "{}", d.logs());
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod metrics;
 mod notify_fifo;
 pub mod ops;
 mod precise_timer;
+mod privileges;
 mod proc_events;
 pub mod proxy;
 mod publish;
@@ -87,6 +88,7 @@ fn run_logged(opts: &RunOptions) -> Result<()> {
         opts.config.display(),
         loaded.model.instances.len()
     );
+    privileges::require_net_caps(loaded.model.instances.len())?;
     // The proxy first: its listeners exist (IP_FREEBIND) before any VIP can arrive.
     let mut running = None;
     match &opts.proxy {

@@ -73,7 +73,7 @@ pub fn cannot_switch_to(run_as: RunAs) -> Option<String> {
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
     );
-    let caps = effective_caps();
+    let caps = drift_net::caps::effective();
     missing_caps(run_as, uid, gid, caps).map(|need| {
         format!(
             "scripts run as uid {} gid {} but drift runs as uid {uid} gid {gid} without {need}: \
@@ -110,17 +110,6 @@ fn missing_caps(run_as: RunAs, uid: u32, gid: u32, caps: Option<u64>) -> Option<
         need.push("CAP_SETGID");
     }
     (!need.is_empty()).then(|| need.join(" and "))
-}
-
-/// The calling thread's effective capability set, from /proc/thread-self/status.
-fn effective_caps() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
-    parse_cap_eff(&status)
-}
-
-fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-    u64::from_str_radix(hex.trim(), 16).ok()
 }
 
 /// The verdict on one script's program.
@@ -244,15 +233,6 @@ mod tests {
             "already them"
         );
         assert_eq!(missing_caps(nobody, 0, 0, None), None, "unknown caps");
-    }
-
-    #[test]
-    fn the_effective_set_is_read_from_proc_status() {
-        let status = "Name:\tdrift\nCapInh:\t0000000000000000\nCapEff:\t0000000000003000\n";
-        assert_eq!(parse_cap_eff(status), Some(0x3000));
-        assert_eq!(parse_cap_eff("CapEff:\tzz\n"), None);
-        assert_eq!(parse_cap_eff(""), None);
-        assert!(effective_caps().is_some());
     }
 
     #[test]
