@@ -117,7 +117,7 @@ enum Command {
 /// `drift run` options for operators: control socket, dumps, admin port, log format.
 #[derive(clap::Args, Debug)]
 struct OpsArgs {
-    /// Control socket for `drift status` / `drift reload` (root-only, 0600).
+    /// Control socket for `drift status` / `drift reload` (0600; answers root and drift's user).
     #[arg(long, value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
     control_socket: PathBuf,
     /// Do not open a control socket.

@@ -1,5 +1,6 @@
-//! The control socket: a unix stream socket, mode 0600 in a 0700 directory (root only, like
-//! keepalived's signals: whoever may reload the daemon may also read its state). One request
+//! The control socket: a unix stream socket, mode 0600 in a 0700 directory (root and the
+//! daemon's own user only, like keepalived's signals: whoever may reload the daemon may also
+//! read its state). One request
 //! per connection, one line: `status` answers the [`Snapshot`] as JSON, `reload` does what
 //! SIGHUP does and answers once that reload finished (`{"ok":..,"message":..}`).
 //!
@@ -164,7 +165,7 @@ pub fn request(path: &Path, request: &str) -> Result<String> {
     let mut s = UnixStream::connect(path).map_err(|e| {
         anyhow!(
             "cannot connect to the control socket {}: {e} (is `drift run` running? \
-             the socket is root-only; --socket picks another path)",
+             it answers root and drift's own user only; --socket picks another path)",
             path.display()
         )
     })?;
