@@ -1,4 +1,5 @@
-//! Runs drift-proxy on an nginx config until SIGINT/SIGTERM: `serve CONFIG [THREADS]`.
+//! Runs drift-proxy on an nginx config until SIGINT/SIGTERM (SIGHUP reloads it):
+//! `serve CONFIG [THREADS]`.
 //! Used by bench/run.sh; the `drift proxy -c FILE` subcommand will do the same.
 
 use std::path::PathBuf;
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match drift_proxy::run_blocking(cfg, threads) {
+    let on_hup = |r: &drift_proxy::Reloader| match r.reload_file(&path, |_| Ok(())) {
+        Ok(rep) => eprintln!("drift-proxy: reloaded {} ({rep:?})", path.display()),
+        Err(e) => eprintln!("drift-proxy: {e}"),
+    };
+    match drift_proxy::run_blocking(cfg, threads, on_hup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("drift-proxy: {e}");

@@ -23,11 +23,16 @@ pub struct RiseFall {
 
 impl RiseFall {
     pub fn new(rise: u32, fall: u32) -> Self {
+        Self::starting(rise, fall, true)
+    }
+
+    /// Starting from a known verdict (a check restarted by a reload keeps the server's state).
+    pub fn starting(rise: u32, fall: u32, healthy: bool) -> Self {
         RiseFall {
             rise: rise.max(1),
             fall: fall.max(1),
             streak: 0,
-            healthy: true,
+            healthy,
         }
     }
 
@@ -62,7 +67,7 @@ pub fn spawn_checks(up: &Arc<Upstream>) -> Vec<JoinHandle<()>> {
                     addr.set_port(hc.port);
                 }
                 let host = up.servers[idx].name.clone();
-                let mut rf = RiseFall::new(hc.rise, hc.fall);
+                let mut rf = RiseFall::starting(hc.rise, hc.fall, up.marked_healthy(idx));
                 let mut tick = tokio::time::interval(hc.interval);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
@@ -138,6 +143,14 @@ mod tests {
         assert_eq!(rf.record(true), None);
         assert_eq!(rf.record(true), Some(true));
         assert_eq!(rf.record(true), None);
+    }
+
+    #[test]
+    fn a_check_restarted_on_an_unhealthy_server_needs_rise_successes() {
+        let mut rf = RiseFall::starting(2, 1, false);
+        assert_eq!(rf.record(false), None);
+        assert_eq!(rf.record(true), None);
+        assert_eq!(rf.record(true), Some(true));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod health;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+mod reload;
 mod shared;
 pub mod stream;
 pub mod upstream;
@@ -20,6 +21,7 @@ mod workers;
 
 pub use config::{check_file, check_str, render_all, Diagnostic, ProxyConfig};
 pub use metrics::MetricsSnapshot;
+pub use reload::{ReloadError, ReloadReport, Reloader};
 pub use upstream::UpstreamHealthEvent;
 pub use workers::{run_blocking, spawn_workers, ServerReport, ServerStats, Workers};
 

@@ -25,10 +25,27 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(cfg: ProxyConfig) -> Shared {
-        let (events, _) = broadcast::channel(64);
+        Self::succeeding(cfg, None)
+    }
+
+    /// The state a reload builds: fresh balancer state (as nginx), but groups that keep their
+    /// name keep their health signal and active verdicts (see [`Upstream::succeeding`]).
+    pub fn succeeding(cfg: ProxyConfig, prev: Option<&Shared>) -> Shared {
+        let events = prev
+            .map(|p| p.events.clone())
+            .unwrap_or_else(|| broadcast::channel(64).0);
+        let old = |name: &str| {
+            prev.and_then(|p| {
+                p.http_upstreams
+                    .iter()
+                    .chain(&p.stream_upstreams)
+                    .find(|u| u.name == name)
+                    .map(|u| &**u)
+            })
+        };
         let make = |ups: &[crate::config::UpstreamConfig]| {
             ups.iter()
-                .map(|u| Upstream::new(u, events.clone()))
+                .map(|u| Upstream::succeeding(u, events.clone(), old(&u.name)))
                 .collect()
         };
         let http_upstreams = cfg
@@ -87,21 +104,10 @@ impl Shared {
             .collect()
     }
 
-    /// Spawns accept loops for `ls` (from [`Shared::bind`]) on the current runtime, with
-    /// connection pools private to this runtime so upstream connections stay on its thread.
-    pub fn spawn_listeners(
-        &self,
-        ls: Vec<std::net::TcpListener>,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<Vec<JoinHandle<()>>> {
-        let mut ls = ls.into_iter();
-        let mut tasks = Vec::new();
-        let to_tokio = |l: std::net::TcpListener| {
-            let addr = l
-                .local_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            tokio::net::TcpListener::from_std(l).map_err(|source| ProxyError::Bind { addr, source })
-        };
+    /// What each listen address serves, in [`Shared::listen_addrs`] order, with connection pools
+    /// private to the calling runtime so upstream connections stay on its thread.
+    pub fn plan(&self) -> Vec<(SocketAddr, Service)> {
+        let mut v = Vec::new();
         if let Some(h) = &self.cfg.http {
             let pools: Vec<Arc<Pool>> = self
                 .http_upstreams
@@ -125,34 +131,74 @@ impl Shared {
                 header_read_timeout: h.client_header_timeout,
                 max_header_bytes: h.max_header_bytes,
             };
-            for (_, sites) in by_addr {
-                let Some(l) = ls.next() else { break };
-                let router = Arc::new(Router { sites });
-                tasks.push(tokio::spawn(http::serve(
-                    to_tokio(l)?,
-                    router,
-                    limits.clone(),
-                    Arc::clone(&self.limit),
-                    stop.clone(),
-                )));
+            for (addr, sites) in by_addr {
+                let router = Arc::new(Router {
+                    sites,
+                    limits: limits.clone(),
+                });
+                v.push((addr, Service::Http(router)));
             }
         }
         if let Some(s) = &self.cfg.stream {
             for srv in &s.servers {
-                for _ in &srv.listen {
-                    let Some(l) = ls.next() else { break };
+                for a in &srv.listen {
                     let up = Arc::clone(&self.stream_upstreams[srv.upstream]);
-                    tasks.push(tokio::spawn(stream::serve(
-                        to_tokio(l)?,
-                        up,
-                        srv.clone(),
-                        Arc::clone(&self.limit),
-                        stop.clone(),
-                    )));
+                    v.push((*a, Service::Stream(up, srv.clone())));
                 }
             }
         }
+        v
+    }
+
+    /// Spawns accept loops for `ls` (from [`Shared::bind`]) on the current runtime.
+    pub fn spawn_listeners(
+        &self,
+        ls: Vec<std::net::TcpListener>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        for ((_, service), l) in self.plan().into_iter().zip(ls) {
+            let l = Arc::new(to_tokio(l)?);
+            tasks.push(match service {
+                Service::Http(router) => {
+                    let (_tx, rx) = watch::channel(router);
+                    self.spawn_http(l, rx, stop)
+                }
+                Service::Stream(up, srv) => self.spawn_stream(l, up, srv, stop),
+            });
+        }
         Ok(tasks)
+    }
+
+    /// An HTTP accept loop; each request reads the router from `router` (a reload replaces it).
+    pub fn spawn_http(
+        &self,
+        l: Arc<tokio::net::TcpListener>,
+        router: watch::Receiver<Arc<Router>>,
+        stop: &watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        tokio::spawn(http::serve(
+            l,
+            router,
+            Arc::clone(&self.limit),
+            stop.clone(),
+        ))
+    }
+
+    pub fn spawn_stream(
+        &self,
+        l: Arc<tokio::net::TcpListener>,
+        up: Arc<Upstream>,
+        srv: crate::config::model::StreamServer,
+        stop: &watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        tokio::spawn(stream::serve(
+            l,
+            up,
+            srv,
+            Arc::clone(&self.limit),
+            stop.clone(),
+        ))
     }
 
     /// Health checks and the group-signal ticker; run once per proxy, on any runtime.
@@ -174,4 +220,18 @@ impl Shared {
         }));
         tasks
     }
+}
+
+/// What one listen address serves.
+pub enum Service {
+    Http(Arc<Router>),
+    Stream(Arc<Upstream>, crate::config::model::StreamServer),
+}
+
+/// Registers a listener bound without a runtime with the current one.
+pub fn to_tokio(l: std::net::TcpListener) -> Result<tokio::net::TcpListener> {
+    let addr = l
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    tokio::net::TcpListener::from_std(l).map_err(|source| ProxyError::Bind { addr, source })
 }

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 pub async fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     up: Arc<Upstream>,
     srv: StreamServer,
     limit: Arc<Semaphore>,

@@ -32,6 +32,18 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(cfg: &UpstreamConfig, events: broadcast::Sender<UpstreamHealthEvent>) -> Arc<Self> {
+        Self::succeeding(cfg, events, None)
+    }
+
+    /// A group built by a reload. With `prev` (the running group of the same name), active
+    /// health verdicts carry over for servers that stay (same `server` text), and the group
+    /// signal is the same channel, so a `track_upstream` watching it neither flaps nor goes
+    /// stale: nginx forgets health on reload, but here the VRRP side depends on it.
+    pub fn succeeding(
+        cfg: &UpstreamConfig,
+        events: broadcast::Sender<UpstreamHealthEvent>,
+        prev: Option<&Upstream>,
+    ) -> Arc<Self> {
         let mut servers: Vec<ServerSpec> =
             cfg.servers.iter().filter(|s| !s.backup).cloned().collect();
         servers.extend(cfg.servers.iter().filter(|s| s.backup).cloned());
@@ -39,8 +51,24 @@ impl Upstream {
             crate::config::model::Balance::Hash { key, .. } => Some(key.clone()),
             _ => None,
         };
-        let peers = Peers::new(&cfg.servers, &cfg.balance, rand::random());
-        let (healthy_tx, _) = watch::channel(peers.any_available(Instant::now()));
+        let mut peers = Peers::new(&cfg.servers, &cfg.balance, rand::random());
+        if let Some(prev) = prev {
+            let old = prev.lock();
+            for p in &mut peers.peers {
+                if let Some(o) = old.peers.iter().find(|o| o.name == p.name) {
+                    p.healthy = o.healthy;
+                }
+            }
+        }
+        let now_ok = peers.any_available(Instant::now());
+        let healthy_tx = match prev {
+            Some(prev) => {
+                prev.healthy_tx
+                    .send_if_modified(|v| std::mem::replace(v, now_ok) != now_ok);
+                prev.healthy_tx.clone()
+            }
+            None => watch::channel(now_ok).0,
+        };
         Arc::new(Upstream {
             name: cfg.name.clone(),
             metrics: servers.iter().map(|_| ServerMetrics::default()).collect(),
@@ -92,6 +120,11 @@ impl Upstream {
             tracing::warn!(upstream = %self.name, server = %self.servers[idx].name, healthy, "health check verdict changed");
             self.publish();
         }
+    }
+
+    /// The active health verdict of server `idx` (where a restarted health check starts from).
+    pub fn marked_healthy(&self, idx: usize) -> bool {
+        self.lock().peers.get(idx).is_none_or(|p| p.healthy)
     }
 
     /// `(server, usable now)` for every server, for status output and tests.

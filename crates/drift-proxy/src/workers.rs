@@ -1,20 +1,23 @@
 //! nginx-style worker threads: the proxy on threads of its own, so that `drift run --proxy` can
-//! put the VRRP engine on another thread that the proxy's load never delays.
+//! put the VRRP engine on another thread that the proxy's load never delays. A running set of
+//! workers can be given a new configuration ([`Reloader::reload`], what SIGHUP does).
 
+use crate::reload::{Control, Worker};
 use crate::shared::Shared;
 use crate::{ProxyConfig, ProxyError, Result};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle as ThreadHandle;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+use crate::reload::Reloader;
 
 /// Running worker threads. [`Workers::stop`] (or drop) stops accepting and joins the threads.
 pub struct Workers {
     stop: watch::Sender<bool>,
     threads: Vec<ThreadHandle<()>>,
-    shared: Arc<Shared>,
-    local_addrs: Vec<SocketAddr>,
+    control: Arc<Control>,
 }
 
 /// Starts the proxy on `threads` worker threads plus one thread for health checks.
@@ -30,51 +33,50 @@ pub struct Workers {
 pub fn spawn_workers(cfg: ProxyConfig, threads: usize) -> Result<Workers> {
     let shared = Arc::new(Shared::new(cfg));
     let threads = threads.max(1);
-    let first = shared.bind(threads > 1, None)?;
-    let local_addrs: Vec<SocketAddr> = first
-        .iter()
-        .zip(shared.listen_addrs())
-        .map(|(l, a)| l.local_addr().unwrap_or(a))
-        .collect();
-    let mut sets = vec![first];
-    for _ in 1..threads {
-        sets.push(shared.bind(true, Some(&local_addrs))?);
-    }
+    let reuseport = threads > 1;
+    let (sets, bound) = crate::reload::bind_new(&shared, &[], threads, reuseport)?;
     let (stop, stop_rx) = watch::channel(false);
     let mut w = Workers {
         stop,
         threads: Vec::new(),
-        shared: Arc::clone(&shared),
-        local_addrs,
+        control: Arc::new(Control::new(Arc::clone(&shared), bound, reuseport)),
     };
+    let mut ctl = Vec::new();
     for (i, ls) in sets.into_iter().enumerate() {
+        let (tx, rx) = mpsc::unbounded_channel();
         let sh = Arc::clone(&shared);
         w.spawn_thread(
             format!("drift-proxy-{i}"),
             &stop_rx,
-            move |stop_rx| match sh.spawn_listeners(ls, stop_rx) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(error = %e, "proxy worker failed to start");
-                    Vec::new()
-                }
-            },
+            move |stop_rx| async move { Worker::new(stop_rx).run(sh, ls, rx).await },
         )?;
+        ctl.push(tx);
     }
-    w.spawn_thread("drift-proxy-health".into(), &stop_rx, move |_| {
-        shared.spawn_background()
+    let (health_tx, mut health_rx) = mpsc::unbounded_channel::<Arc<Shared>>();
+    w.spawn_thread("drift-proxy-health".into(), &stop_rx, move |_| async move {
+        let mut tasks: Vec<JoinHandle<()>> = shared.spawn_background();
+        while let Some(next) = health_rx.recv().await {
+            tasks.iter().for_each(JoinHandle::abort);
+            tasks = next.spawn_background();
+        }
+        tasks.iter().for_each(JoinHandle::abort);
     })?;
+    w.control.set_channels(ctl, health_tx);
     Ok(w)
 }
 
 impl Workers {
-    /// One thread with a current_thread runtime running `start`'s tasks until stop.
-    fn spawn_thread(
+    /// One thread with a current_thread runtime running `body` until it ends or stop.
+    fn spawn_thread<F, Fut>(
         &mut self,
         name: String,
         stop_rx: &watch::Receiver<bool>,
-        start: impl FnOnce(&watch::Receiver<bool>) -> Vec<JoinHandle<()>> + Send + 'static,
-    ) -> Result<()> {
+        body: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(watch::Receiver<bool>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -84,9 +86,11 @@ impl Workers {
             .name(name)
             .spawn(move || {
                 rt.block_on(async move {
-                    let tasks = start(&stop_rx);
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                    tasks.iter().for_each(JoinHandle::abort);
+                    let run = body(stop_rx.clone());
+                    tokio::select! {
+                        _ = run => {}
+                        _ = stop_rx.wait_for(|s| *s) => {}
+                    }
                 })
             })
             .map_err(ProxyError::Runtime)?;
@@ -95,12 +99,13 @@ impl Workers {
     }
 
     /// "Group NAME has a usable server", current value plus changes; None for an unknown name.
-    /// Usable from any runtime (the VRRP thread's, for `track_upstream`).
+    /// Usable from any runtime (the VRRP thread's, for `track_upstream`). The channel outlives
+    /// reloads that keep the group.
     pub fn upstream_watch(&self, name: &str) -> Option<watch::Receiver<bool>> {
-        self.shared
-            .http_upstreams
+        let sh = self.control.current();
+        sh.http_upstreams
             .iter()
-            .chain(&self.shared.stream_upstreams)
+            .chain(&sh.stream_upstreams)
             .find(|u| u.name == name)
             .map(|u| u.watch())
     }
@@ -108,13 +113,18 @@ impl Workers {
     /// A handle on every server's health and counters, for metrics and status pages.
     pub fn server_stats(&self) -> ServerStats {
         ServerStats {
-            shared: Arc::clone(&self.shared),
+            control: Arc::clone(&self.control),
         }
     }
 
+    /// A handle that reloads these workers from any thread.
+    pub fn reloader(&self) -> Reloader {
+        Reloader::new(Arc::clone(&self.control))
+    }
+
     /// Bound addresses (http listeners sorted by address, then stream); port 0 resolved.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.local_addrs
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.control.local_addrs()
     }
 
     /// Stops accepting and health checks, and joins the threads (open connections are dropped
@@ -137,9 +147,15 @@ impl Drop for Workers {
     }
 }
 
-/// Runs the proxy on its own threads (see [`spawn_workers`]) until SIGINT or SIGTERM.
-pub fn run_blocking(cfg: ProxyConfig, threads: usize) -> Result<()> {
+/// Runs the proxy on its own threads (see [`spawn_workers`]) until SIGINT or SIGTERM; on
+/// SIGHUP calls `on_hup`, which typically re-reads the file and calls [`Reloader::reload`].
+pub fn run_blocking(
+    cfg: ProxyConfig,
+    threads: usize,
+    mut on_hup: impl FnMut(&Reloader),
+) -> Result<()> {
     let workers = spawn_workers(cfg, threads)?;
+    let reloader = workers.reloader();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -147,9 +163,17 @@ pub fn run_blocking(cfg: ProxyConfig, threads: usize) -> Result<()> {
     let res = rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Signal)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        let mut hup = signal(SignalKind::hangup()).map_err(ProxyError::Signal)?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = hup.recv() => {
+                    let r = reloader.clone();
+                    // Reloading waits for the workers; keep this runtime's signal streams polled.
+                    on_hup(&r);
+                }
+            }
         }
         Ok(())
     });
@@ -161,7 +185,7 @@ pub fn run_blocking(cfg: ProxyConfig, threads: usize) -> Result<()> {
 /// each upstream's peer lock briefly; never blocks the request path for long).
 #[derive(Clone)]
 pub struct ServerStats {
-    shared: Arc<Shared>,
+    control: Arc<Control>,
 }
 
 impl std::fmt::Debug for ServerStats {
@@ -181,15 +205,12 @@ pub struct ServerReport {
 }
 
 impl ServerStats {
-    /// Every server of every group (http groups first, then stream), in config order.
+    /// Every server of every group (http groups first, then stream), in config order, of the
+    /// configuration running now (counters restart with a reload, as nginx's do).
     pub fn servers(&self) -> Vec<ServerReport> {
+        let sh = self.control.current();
         let mut v = Vec::new();
-        for u in self
-            .shared
-            .http_upstreams
-            .iter()
-            .chain(&self.shared.stream_upstreams)
-        {
+        for u in sh.http_upstreams.iter().chain(&sh.stream_upstreams) {
             let health = u.health();
             for (i, (s, m)) in u.servers.iter().zip(&u.metrics).enumerate() {
                 v.push(ServerReport {

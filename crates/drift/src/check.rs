@@ -111,7 +111,17 @@ pub fn run_proxy(path: &Path, workers: usize) -> ExitCode {
     } else {
         workers
     };
-    match drift_proxy::run_blocking(cfg, workers) {
+    // SIGHUP re-reads the file, as `nginx -s reload` does; a bad file is refused and said so.
+    let on_hup = |r: &drift_proxy::Reloader| match r.reload_file(path, |_| Ok(())) {
+        Ok(rep) => eprintln!(
+            "drift: proxy reloaded {} (listeners added {:?}, removed {:?})",
+            path.display(),
+            rep.added,
+            rep.removed
+        ),
+        Err(e) => eprintln!("drift: proxy {e}"),
+    };
+    match drift_proxy::run_blocking(cfg, workers, on_hup) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("drift: proxy {}: {e:#}", path.display());

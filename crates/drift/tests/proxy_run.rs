@@ -1,6 +1,8 @@
 //! `drift run --proxy`: the load balancer in the VRRP daemon's process, in a namespace lab.
 //! A backup's proxy already listens on the VIP (IP_FREEBIND) and serves as soon as the VIP moves
 //! to it; `track_upstream` moves the VIP away from a node whose backends died, with no script.
+//! SIGHUP reloads the nginx file: the upstream set switches with no failed connection and the
+//! VRRP side does not notice.
 
 mod common;
 
@@ -49,6 +51,10 @@ impl Node {
     fn logs(&self) -> String {
         self.child.logs()
     }
+
+    fn nginx_path(&self) -> PathBuf {
+        self._dir.path().join("nginx.conf")
+    }
 }
 
 fn path_str(p: &Path) -> String {
@@ -57,8 +63,13 @@ fn path_str(p: &Path) -> String {
 
 /// A stream proxy on VIP:80 to the host's own name server, TCP-checked every 100 ms.
 fn nginx_conf(vip: Ipv4Addr) -> String {
+    nginx_conf_to(vip, Ipv4Addr::LOCALHOST)
+}
+
+/// The same, to the name server at `backend`.
+fn nginx_conf_to(vip: Ipv4Addr, backend: Ipv4Addr) -> String {
     format!(
-        "stream {{\n  upstream names {{\n    server 127.0.0.1:{NAME_PORT};\n    \
+        "stream {{\n  upstream names {{\n    server {backend}:{NAME_PORT};\n    \
          health_check interval=100ms timeout=500ms fall=2 rise=2;\n  }}\n  \
          server {{\n    listen {vip}:{PROXY_PORT};\n    proxy_pass names;\n  }}\n}}\n"
     )
@@ -219,4 +230,109 @@ fn drift_run_refuses_a_track_upstream_it_cannot_follow() {
     assert_eq!(check.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&check.stderr).contains("track_upstream `nmaes`"));
     assert_eq!(holders(&lab, vip), Vec::<usize>::new());
+}
+
+#[test]
+fn sighup_reloads_the_upstream_set_with_no_failed_connection_and_the_vrrp_side_unchanged() {
+    skip_unless_root!();
+    let lab = lab();
+    let (m, _, vip) = pair_instances(&lab);
+    let _names = [
+        NameServer::start(lab.host(0), "h0"),
+        NameServer::start(lab.host(1), "h1"),
+    ];
+    // One node: the master, tracking the group that every reload keeps (its server changes).
+    let n0 = Node::start(&lab, 0, &with_track_upstream(&m), &nginx_conf(vip));
+    let up = wait_holders(&lab, vip, &[0], Duration::from_secs(10));
+    assert!(up.is_some(), "no master\n{}", n0.logs());
+    assert!(wait_answer(&lab, vip, "h0", Duration::from_secs(5)));
+
+    // A client loop in the client namespace: one connection per request, every failure counted.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = running.clone();
+    let client = lab.client().spawn_thread(move || {
+        let (mut answers, mut failed) = (Vec::new(), Vec::new());
+        let addr = SocketAddr::new(IpAddr::V4(vip), PROXY_PORT);
+        while flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let got =
+                TcpStream::connect_timeout(&addr, Duration::from_secs(2)).and_then(|mut s| {
+                    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                    let mut out = String::new();
+                    s.read_to_string(&mut out)?;
+                    Ok(out)
+                });
+            match got {
+                Ok(a) if a == "h0" || a == "h1" => answers.push(a),
+                other => failed.push(format!("{other:?}")),
+            }
+        }
+        (answers, failed)
+    });
+    let h1 = lab.host(1).ipv4();
+    for round in 0..20 {
+        let (to, want) = if round % 2 == 0 {
+            (h1, "h1")
+        } else {
+            (Ipv4Addr::LOCALHOST, "h0")
+        };
+        std::fs::write(n0.nginx_path(), nginx_conf_to(vip, to))
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        n0.child
+            .signal(Signal::SIGHUP)
+            .unwrap_or_else(|e| panic!("SIGHUP: {e}"));
+        let logs_reloads = || n0.logs().matches("proxy reloaded").count();
+        assert!(
+            wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+                logs_reloads() > round
+            })
+            .is_some(),
+            "reload {round} not logged\n{}",
+            n0.logs()
+        );
+        assert!(
+            wait_answer(&lab, vip, want, Duration::from_secs(2)),
+            "round {round}: not switched to {want}\n{}",
+            n0.logs()
+        );
+    }
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (answers, failed) = client.join().unwrap_or_else(|_| panic!("client panicked"));
+    let h0 = answers.iter().filter(|a| *a == "h0").count();
+    println!(
+        "FIGURE {} connections during 20 SIGHUP reloads: {h0} h0, {} h1, {} failed",
+        answers.len() + failed.len(),
+        answers.len() - h0,
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    assert!(
+        h0 > 0 && answers.len() > h0,
+        "the distribution never switched"
+    );
+    // The VRRP side: still the only holder, entered MASTER once, the tracker never went down.
+    assert_eq!(holders(&lab, vip), vec![0]);
+    let logs = n0.logs();
+    assert_eq!(logs.matches("Entering MASTER STATE").count(), 1, "{logs}");
+    assert!(!logs.contains("no usable server"), "{logs}");
+
+    // A bad file is refused and the running proxy keeps serving.
+    std::fs::write(n0.nginx_path(), "stream { upstreem names { } }")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    n0.child
+        .signal(Signal::SIGHUP)
+        .unwrap_or_else(|e| panic!("SIGHUP: {e}"));
+    assert!(
+        wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            n0.logs()
+                .contains("refused, the running configuration stays")
+        })
+        .is_some(),
+        "{}",
+        n0.logs()
+    );
+    assert!(wait_answer(&lab, vip, "h0", Duration::from_secs(2)));
 }

@@ -26,10 +26,12 @@ pub struct ClientLimits {
 }
 
 /// Accept loop: one task per connection, bounded by `limit` (nginx `worker_connections`).
+/// Every request reads the current router from `router`, so after a reload even a kept-alive
+/// connection routes its next request by the new configuration (a request in flight keeps the
+/// routes, upstream group and pool it started with).
 pub async fn serve(
-    listener: TcpListener,
-    router: Arc<Router>,
-    limits: ClientLimits,
+    listener: Arc<TcpListener>,
+    router: watch::Receiver<Arc<Router>>,
     limit: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -53,10 +55,10 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().unwrap_or(remote);
         let conn = ConnInfo { remote, local };
-        let router = Arc::clone(&router);
-        let limits = limits.clone();
+        let limits = router.borrow().limits.clone();
+        let router = router.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| proxy::handle(req, conn, Arc::clone(&router)));
+            let svc = service_fn(move |req| proxy::handle(req, conn, Arc::clone(&router.borrow())));
             let mut b = http1::Builder::new();
             b.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)

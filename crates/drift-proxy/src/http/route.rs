@@ -68,6 +68,8 @@ impl Site {
 /// first declared unless `default_server` says otherwise).
 pub struct Router {
     pub sites: Vec<Site>,
+    /// Client-side limits of the `http` block (a reload may change them).
+    pub limits: super::ClientLimits,
 }
 
 impl Router {

@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use drift_model::Config;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::scripts::ScriptStatus;
 use super::slot::{self, Slot};
@@ -45,6 +45,8 @@ pub fn unknown_names<'a>(model: &'a Config, known: &[&str]) -> Vec<&'a str> {
 pub struct RunningProxy {
     pub workers: drift_proxy::Workers,
     pub feed: UpstreamFeed,
+    /// Dropping it ends the SIGHUP reload thread.
+    _reload: watch::Sender<()>,
 }
 
 /// Reads, checks and starts the proxy; every `track_upstream` must name one of its groups.
@@ -73,6 +75,7 @@ pub fn start(path: &Path, workers: usize, model: &Config) -> Result<RunningProxy
         path.display(),
         w.local_addrs()
     );
+    let reload = spawn_reloader(path, &w, names.clone())?;
     let watches = names
         .into_iter()
         .filter_map(|n| w.upstream_watch(&n).map(|rx| (n, rx)))
@@ -80,7 +83,66 @@ pub fn start(path: &Path, workers: usize, model: &Config) -> Result<RunningProxy
     Ok(RunningProxy {
         workers: w,
         feed: UpstreamFeed { watches },
+        _reload: reload,
     })
+}
+
+/// SIGHUP re-reads the nginx file on a thread of its own (the VRRP thread, which re-reads
+/// keepalived.conf on the same signal, never waits for the proxy). A file with errors, or one
+/// that drops a group some `track_upstream` follows, is refused and the running proxy stays.
+/// Tracked groups keep their health channel across the reload, so the VRRP side sees no change.
+fn spawn_reloader(
+    path: &Path,
+    w: &drift_proxy::Workers,
+    tracked: Vec<String>,
+) -> Result<watch::Sender<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Installed before this returns: a SIGHUP from now on reloads, never kills.
+    let mut hup = {
+        let _g = rt.enter();
+        signal(SignalKind::hangup())?
+    };
+    let (tx, mut done) = watch::channel(());
+    let (path, reloader) = (path.to_path_buf(), w.reloader());
+    std::thread::Builder::new()
+        .name("drift-proxy-reload".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                loop {
+                    tokio::select! {
+                        _ = done.changed() => return,
+                        _ = hup.recv() => {}
+                    }
+                    let accept = |cfg: &drift_proxy::ProxyConfig| {
+                        let known = cfg.upstream_names();
+                        let gone: Vec<&String> = tracked
+                            .iter()
+                            .filter(|t| !known.contains(&t.as_str()))
+                            .collect();
+                        if gone.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "track_upstream follows {gone:?}, which it no longer defines"
+                            ))
+                        }
+                    };
+                    match reloader.reload_file(&path, accept) {
+                        Ok(r) => info!(
+                            "SIGHUP: proxy reloaded {} (listeners added {:?}, removed {:?})",
+                            path.display(),
+                            r.added,
+                            r.removed
+                        ),
+                        Err(e) => error!("SIGHUP: proxy {e}"),
+                    }
+                }
+            })
+        })?;
+    Ok(tx)
 }
 
 impl RunningProxy {
