@@ -47,6 +47,10 @@ mod tests {
         net_admin: false,
         net_raw: true,
     };
+    const NONE: NetCaps = NetCaps {
+        net_admin: false,
+        net_raw: false,
+    };
 
     #[test]
     fn both_network_capabilities_are_enough() {
@@ -62,20 +66,12 @@ mod tests {
 
     #[test]
     fn without_any_capability_both_are_named() {
-        let none = NetCaps {
-            net_admin: false,
-            net_raw: false,
-        };
-        let e = check(2, none, 1000).unwrap_err().to_string();
+        let e = check(2, NONE, 1000).unwrap_err().to_string();
         assert!(e.contains("lacks CAP_NET_ADMIN and CAP_NET_RAW"), "{e}");
     }
 
     #[test]
     fn a_configuration_without_instances_needs_no_capability() {
-        let none = NetCaps {
-            net_admin: false,
-            net_raw: false,
-        };
-        assert!(check(0, none, 1000).is_ok());
+        assert!(check(0, NONE, 1000).is_ok());
     }
 }
