@@ -34,7 +34,7 @@ use upstream::Upstream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", low_port_hint(.addr, .source))]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -46,6 +46,17 @@ pub enum ProxyError {
 }
 
 pub type Result<T, E = ProxyError> = std::result::Result<T, E>;
+
+/// EACCES on a low port is the capability, not the address: a drift given only CAP_NET_ADMIN
+/// and CAP_NET_RAW (dist/drift.service) meets it on `listen 80`, so say what is missing.
+fn low_port_hint(addr: &SocketAddr, e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        " (a port below net.ipv4.ip_unprivileged_port_start, 1024 by default, needs \
+         CAP_NET_BIND_SERVICE)"
+    } else {
+        ""
+    }
+}
 
 pub struct Proxy;
 
@@ -135,5 +146,36 @@ impl ProxyHandle {
 impl Drop for ProxyHandle {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    fn bind_error(addr: &str, kind: ErrorKind) -> String {
+        ProxyError::Bind {
+            addr: addr.parse().unwrap(),
+            source: Error::from(kind),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn permission_denied_on_a_low_port_names_the_missing_capability() {
+        let e = bind_error("10.0.0.1:80", ErrorKind::PermissionDenied);
+        assert!(e.contains("needs CAP_NET_BIND_SERVICE"), "{e}");
+    }
+
+    #[test]
+    fn other_bind_errors_carry_no_capability_hint() {
+        for (addr, kind) in [
+            ("10.0.0.1:8080", ErrorKind::PermissionDenied),
+            ("10.0.0.1:80", ErrorKind::AddrInUse),
+        ] {
+            let e = bind_error(addr, kind);
+            assert!(!e.contains("CAP_"), "{e}");
+        }
     }
 }

@@ -99,57 +99,69 @@ fn chmod(path: &Path, mode: u32) {
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
-/// Start `drift run` in host `host` as `uid` with only the two network capabilities; with
-/// `rtprio`, under that RLIMIT_RTPRIO (what `LimitRTPRIO=` in dist/drift.service sets).
-fn start_unprivileged(
-    lab: &Lab,
-    host: usize,
+/// How an unprivileged drift is started: its uid, its capabilities (`+net_raw,...`), an
+/// RLIMIT_RTPRIO (what `LimitRTPRIO=` in dist/drift.service sets) and `--proxy` file.
+struct Unprivileged<'a> {
     uid: u32,
-    state: &StateDir,
-    conf: &str,
+    caps: &'a str,
     rtprio: Option<u32>,
-) -> ChildGuard {
-    start_with_caps(lab, host, uid, NET_ADMIN_AND_RAW, state, conf, rtprio)
+    proxy: Option<PathBuf>,
 }
 
-fn start_with_caps(
-    lab: &Lab,
-    host: usize,
-    uid: u32,
-    caps: &str,
-    state: &StateDir,
-    conf: &str,
-    rtprio: Option<u32>,
-) -> ChildGuard {
-    let conf = state.write_config(conf);
-    let mut args = match rtprio {
-        Some(p) => vec![format!("--rtprio={p}:{p}"), "setpriv".into()],
-        None => Vec::new(),
-    };
-    args.extend(as_user_with_caps(uid, caps));
-    args.extend(
-        [
-            drift_bin().to_string_lossy().as_ref(),
-            "run",
-            "-l",
-            "debug",
-            "-f",
-            conf.to_string_lossy().as_ref(),
-            "--control-socket",
-            state.socket().to_string_lossy().as_ref(),
-            "--dump-dir",
-            state.path("dumps").to_string_lossy().as_ref(),
-        ]
-        .map(str::to_string),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let program = if rtprio.is_some() {
-        "prlimit"
-    } else {
-        "setpriv"
-    };
-    lab.spawn(host, program, &args)
-        .unwrap_or_else(|e| panic!("spawn setpriv drift in host {host}: {e}"))
+impl Unprivileged<'_> {
+    /// `nobody` with exactly CAP_NET_ADMIN and CAP_NET_RAW, nothing else.
+    fn nobody() -> Unprivileged<'static> {
+        Unprivileged {
+            uid: NOBODY,
+            caps: NET_ADMIN_AND_RAW,
+            rtprio: None,
+            proxy: None,
+        }
+    }
+
+    /// Start `drift run` with `conf` in host `host`, its files in `state`.
+    fn start(&self, lab: &Lab, host: usize, state: &StateDir, conf: &str) -> ChildGuard {
+        let conf = state.write_config(conf);
+        let mut args = match self.rtprio {
+            Some(p) => vec![format!("--rtprio={p}:{p}"), "setpriv".into()],
+            None => Vec::new(),
+        };
+        args.extend(as_user_with_caps(self.uid, self.caps));
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        args.extend([
+            path(drift_bin()),
+            "run".into(),
+            "-l".into(),
+            "debug".into(),
+            "-f".into(),
+            path(&conf),
+            "--control-socket".into(),
+            path(&state.socket()),
+            "--dump-dir".into(),
+            path(&state.path("dumps")),
+        ]);
+        if let Some(p) = &self.proxy {
+            args.extend(["--proxy".into(), path(p)]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let program = if self.rtprio.is_some() {
+            "prlimit"
+        } else {
+            "setpriv"
+        };
+        lab.spawn(host, program, &args)
+            .unwrap_or_else(|e| panic!("spawn setpriv drift in host {host}: {e}"))
+    }
+}
+
+/// Wait for a daemon that should refuse to start; panics if it keeps running.
+fn expect_exit_failure(d: &mut ChildGuard) {
+    let exited = wait_until(Duration::from_secs(10), POLL, || {
+        matches!(d.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited.is_some(), "still running:\n{}", d.logs());
+    let status = d.stop(Duration::from_secs(1));
+    assert!(status.is_ok_and(|s| !s.success()), "{}", d.logs());
 }
 
 /// One line of /proc/PID/status, e.g. `CapEff`.
@@ -213,7 +225,7 @@ fn drift_as_an_unprivileged_user_with_only_net_admin_and_net_raw_runs_a_master_a
     let conf = master
         .config()
         .replace("global_defs {\n", "global_defs {\n    script_user root\n");
-    let mut d0 = start_unprivileged(&lab, 0, NOBODY, &state, &conf, None);
+    let mut d0 = Unprivileged::nobody().start(&lab, 0, &state, &conf);
     let peer = Daemon::start_as_drift(
         drift_bin(),
         &lab,
@@ -333,23 +345,65 @@ fn without_net_admin_drift_refuses_to_start_rather_than_be_a_master_without_its_
     let vip = lab.addr_v4(114);
     let state = StateDir::new(NOBODY);
     let conf = fast_instance(lab.host(0).ifname(), "MASTER", 100, vip, "");
-    let mut d = start_with_caps(&lab, 0, NOBODY, "+net_raw", &state, &conf, None);
-    let exited = wait_until(Duration::from_secs(10), POLL, || {
-        matches!(d.try_wait(), Ok(Some(_)))
-    });
-    assert!(
-        exited.is_some(),
-        "still running without CAP_NET_ADMIN:\n{}",
-        d.logs()
-    );
-    let status = d.stop(Duration::from_secs(1));
-    assert!(status.is_ok_and(|s| !s.success()), "{}", d.logs());
+    let raw_only = Unprivileged {
+        caps: "+net_raw",
+        ..Unprivileged::nobody()
+    };
+    let mut d = raw_only.start(&lab, 0, &state, &conf);
+    expect_exit_failure(&mut d);
     assert!(
         d.logs().contains("lacks CAP_NET_ADMIN:"),
         "no word on the missing capability:\n{}",
         d.logs()
     );
     assert!(!d.logs().contains("Entering MASTER STATE"), "{}", d.logs());
+}
+
+#[test]
+fn a_proxy_on_port_80_needs_net_bind_service_as_well_and_says_so() {
+    skip_unless_root!();
+    skip_unless_tool!("setpriv");
+    let lab = lab(1);
+    let vip = lab.addr_v4(115);
+    let state = StateDir::new(NOBODY);
+    let proxy = state.path("nginx.conf");
+    std::fs::write(
+        &proxy,
+        format!(
+            "stream {{\n  upstream web {{\n    server 127.0.0.1:8080;\n  }}\n  \
+             server {{\n    listen {vip}:80;\n    proxy_pass web;\n  }}\n}}\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("write nginx.conf: {e}"));
+    chmod(&proxy, 0o644);
+    let conf = fast_instance(lab.host(0).ifname(), "MASTER", 100, vip, "");
+    let two = Unprivileged {
+        proxy: Some(proxy.clone()),
+        ..Unprivileged::nobody()
+    };
+    let mut d = two.start(&lab, 0, &state, &conf);
+    expect_exit_failure(&mut d);
+    assert!(
+        d.logs().contains(&format!("cannot listen on {vip}:80"))
+            && d.logs().contains("needs CAP_NET_BIND_SERVICE"),
+        "{}",
+        d.logs()
+    );
+    let three = Unprivileged {
+        caps: "+net_admin,+net_raw,+net_bind_service",
+        ..two
+    };
+    let d = three.start(&lab, 0, &state, &conf);
+    assert!(
+        wait_holders(&lab, vip, &[0], Duration::from_secs(10)).is_some(),
+        "never master:\n{}",
+        d.logs()
+    );
+    assert!(
+        d.logs().contains(&format!("listening on [{vip}:80]")),
+        "{}",
+        d.logs()
+    );
 }
 
 #[test]
@@ -522,7 +576,11 @@ fn unprivileged_drift_gets_sched_rr_from_rlimit_rtprio_and_its_scripts_run_as_it
             "SKIP the SCHED_RR part: this root cannot raise RLIMIT_RTPRIO (no CAP_SYS_RESOURCE)"
         );
     }
-    let d = start_unprivileged(&lab, 0, NOBODY, &state, &conf, rtprio);
+    let how = Unprivileged {
+        rtprio,
+        ..Unprivileged::nobody()
+    };
+    let d = how.start(&lab, 0, &state, &conf);
     assert!(
         wait_holders(&lab, vip, &[0], Duration::from_secs(10)).is_some(),
         "never master:\n{}",
