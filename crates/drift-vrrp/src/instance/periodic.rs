@@ -35,6 +35,47 @@ impl Instance {
         self.timers.set(TimerKind::Advert, next);
         Some(self.effective_priority)
     }
+
+    /// Put a master's advert schedule on the grid `anchor + k × Advertisement_Interval`, so
+    /// that a daemon running many instances with equal intervals wakes once per interval and
+    /// sends all their adverts together (issue 9: 100 instances at 10 ms spread over the
+    /// period woke the thread for nearly every advert). The next advert moves *earlier*, to
+    /// the one grid point after the last advert: the interval on the wire is shortened once
+    /// and never exceeds Advertisement_Interval (a backup's Master_Down_Interval is at least
+    /// three of them), and the schedule stays fixed from there. Returns whether it moved;
+    /// `false` for a non-master, an aligned schedule, or when the grid point is not after the
+    /// last time handled (the next call, one interval later, aligns it).
+    pub fn align_advert_phase(&mut self, anchor: Instant) -> bool {
+        if self.state != State::Master {
+            return false;
+        }
+        let Some(due) = self.timers.deadline(TimerKind::Advert) else {
+            return false;
+        };
+        let Some(since) = due.checked_duration_since(anchor) else {
+            return false;
+        };
+        let interval = self.adver_int().as_nanos();
+        if interval == 0 {
+            return false;
+        }
+        let off = since.as_nanos() % interval;
+        // `off` < interval, which is at most 40.95 s: it fits in a u64 of nanoseconds.
+        let Ok(off) = u64::try_from(off) else {
+            return false;
+        };
+        if off == 0 {
+            return false;
+        }
+        let Some(point) = due.checked_sub(std::time::Duration::from_nanos(off)) else {
+            return false;
+        };
+        if point <= self.last_now {
+            return false;
+        }
+        self.timers.set(TimerKind::Advert, point);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +122,53 @@ mod tests {
         assert_eq!(m.take_periodic_advert(t0), None);
         m.handle(t0, Input::Shutdown, &mut Vec::new());
         assert_eq!(m.take_periodic_advert(t0 + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn aligning_moves_the_next_advert_earlier_onto_the_grid_and_then_keeps_it_there() {
+        let (mut m, t0) = master();
+        let int = Duration::from_secs(1); // the default advert_int
+        let first = m.next_deadline().unwrap();
+        assert_eq!(first, t0 + int);
+        let anchor = t0 - Duration::from_millis(300);
+        assert!(m.align_advert_phase(anchor));
+        // The grid point after the last advert (t0): anchor + 2 s = t0 + 700 ms.
+        assert_eq!(m.next_deadline(), Some(t0 + Duration::from_millis(700)));
+        assert!(!m.align_advert_phase(anchor), "already on the grid");
+        // From there the fixed schedule stays on the grid, with no drift.
+        let mut at = m.next_deadline().unwrap();
+        for _ in 0..10_000 {
+            // The delayed GARP batch (5 s after becoming master) goes through `handle`.
+            while let Some(t) = m.next_deadline().filter(|t| *t < at) {
+                m.handle(t, Input::Timer, &mut Vec::new());
+            }
+            assert_eq!(m.take_periodic_advert(at), Some(255));
+            assert!(!m.align_advert_phase(anchor));
+            at += int;
+        }
+        assert_eq!(m.next_deadline(), Some(at));
+        assert_eq!(at, anchor + int * 10_001);
+    }
+
+    #[test]
+    fn aligning_never_lengthens_the_interval_nor_touches_a_backup() {
+        let (mut m, t0) = master();
+        // The state machine last ran at t0 + 500 ms (a no-op input): a grid point at
+        // t0 + 200 ms is in its past, and the only later one (t0 + 1.2 s) would lengthen the
+        // interval. Left for the next period.
+        m.handle(
+            t0 + Duration::from_millis(500),
+            Input::Fault(false),
+            &mut Vec::new(),
+        );
+        let anchor = t0 + Duration::from_millis(200);
+        assert!(!m.align_advert_phase(anchor));
+        assert_eq!(m.next_deadline(), Some(t0 + Duration::from_secs(1)));
+        let anchor = t0 + Duration::from_millis(600);
+        assert!(m.align_advert_phase(anchor));
+        assert_eq!(m.next_deadline(), Some(anchor));
+        m.handle(t0, Input::Shutdown, &mut Vec::new());
+        assert!(!m.align_advert_phase(t0 + Duration::from_millis(20)));
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod status;
 mod status_text;
 mod sync;
 mod systemd;
+mod timer_queue;
 mod track_file;
 mod track_process;
 mod track_script;

@@ -36,6 +36,8 @@ pub struct Ctx {
     /// The shared receivers' sockets, same order as `shared`, so that the VRRP loop can drain
     /// them itself before it judges a master-down timer (see `vrrp_thread::Daemon::drain`).
     pub shared_socks: RefCell<Vec<Arc<VrrpSocket>>>,
+    /// Every instance's next deadline (see timer_queue.rs): each step re-schedules its slot.
+    pub timers: RefCell<super::timer_queue::TimerQueue>,
 }
 
 /// Receive buffer of a shared receiver: room for about a second of adverts from 100
@@ -261,6 +263,9 @@ pub async fn step_at(cx: &Ctx, s: &mut Slot, now: Instant, input: Input, out: &m
         }
     }
     out.clear();
+    cx.timers
+        .borrow_mut()
+        .schedule(s.id, s.inst.next_deadline());
     super::status::after_step(&cx.status, s, cause, state_before);
 }
 

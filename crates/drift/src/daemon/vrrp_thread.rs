@@ -12,6 +12,7 @@
 //! removed or otherwise changed ones are stopped (priority-0 advert, VIPs removed) and changed
 //! or new ones started fresh.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,7 @@ use super::send_batch::AdvertBatch;
 use super::slot::{self, Ctx, Slot};
 use super::status::{self, Hub, Phase};
 use super::sync;
+use super::timer_queue::TimerQueue;
 use super::tracking;
 
 /// Run the VRRP thread until SIGTERM/SIGINT.
@@ -78,6 +80,12 @@ struct Daemon {
     group_states: sync::GroupStates,
     out: Vec<Action>,
     adverts: AdvertBatch,
+    /// Slot index by slot id (rebuilt when `slots` changes: startup, reload).
+    index: std::collections::HashMap<u64, usize>,
+    /// Instances due in this turn (reused, no allocation per turn).
+    due: Vec<u64>,
+    /// Origin of the advert phase grid: instances with equal intervals advertise together.
+    anchor: Instant,
 }
 
 fn group_of<'a>(groups: &'a [SyncGroup], instance: &str) -> Option<&'a SyncGroup> {
@@ -111,6 +119,7 @@ async fn run(
             shared: Default::default(),
             status,
             shared_socks: Default::default(),
+            timers: RefCell::new(TimerQueue::default()),
         },
         slots: Vec::new(),
         next_id: 0,
@@ -120,6 +129,9 @@ async fn run(
         group_states: Default::default(),
         out: Vec::new(),
         adverts: AdvertBatch::default(),
+        index: Default::default(),
+        due: Vec::new(),
+        anchor: Instant::now(),
     };
     d.groups = config.sync_groups.clone();
     for vi in &config.instances {
@@ -128,6 +140,7 @@ async fn run(
         d.next_id += 1;
         d.slots.push(s);
     }
+    d.reindex();
     let mut upstream_rx = upstreams.start();
     upstreams.apply_current(&mut d.slots);
     if d.slots.is_empty() {
@@ -160,35 +173,7 @@ async fn run(
         }
         let now = Instant::now();
         sched::check(now);
-        if d.master_down_due(now) {
-            // Judge the master only after every advert that arrived before `now` is applied:
-            // after a stall of this thread they are still queued (in the channel or in the
-            // sockets, with the kernel's receive time), and a stall of drift itself is no
-            // evidence that the master died.
-            d.drain(&mut pkt_rx).await;
-        }
-        // Adverts due within ADVERT_SLACK go out now, with the others: fewer wake-ups, and
-        // their schedule stays fixed (the next one is due one interval after this deadline).
-        let early = now + ADVERT_SLACK;
-        for s in &mut d.slots {
-            let Some(t) = s.inst.next_deadline() else {
-                continue;
-            };
-            if t <= early {
-                // A master's periodic advert: encoded once, sent with the others due now.
-                if let Some(prio) = s.inst.take_periodic_advert(early) {
-                    d.adverts.push(s, prio);
-                    let cause = super::status::Cause::of(&Input::Timer);
-                    super::status::after_step(&d.cx.status, s, cause, drift_vrrp::State::Master);
-                    continue;
-                }
-            }
-            if t <= now {
-                d.adverts.flush();
-                slot::step(&d.cx, s, Input::Timer, &mut d.out).await;
-            }
-        }
-        d.adverts.flush();
+        d.fire_due(now, &mut pkt_rx).await;
         // Whatever moved above (packets, timers, and the select branch of the last turn).
         sync::sync_groups(
             &d.cx,
@@ -198,7 +183,7 @@ async fn run(
             &mut d.out,
         )
         .await;
-        let deadline = d.slots.iter().filter_map(|s| s.inst.next_deadline()).min();
+        let deadline = d.cx.timers.borrow_mut().next_wake();
         // Wake at least every IDLE_WAKE so the heartbeat (systemd watchdog) stays fresh.
         let idle = Instant::now() + IDLE_WAKE;
         let sleep_to = deadline.map_or(idle, |t| t.min(idle));
@@ -261,7 +246,8 @@ fn read_queued(sock: &VrrpSocket, id: u64, out: &mut Vec<(u64, Received)>) {
     out.extend(buf.into_iter().map(|p| (id, p)));
 }
 
-/// How early a periodic advert may leave to share a wake-up (and a sendmmsg) with others.
+/// How early a periodic advert may leave to share a wake-up (and a sendmmsg) with others
+/// (their phases are aligned, so this only absorbs the timer's own lateness).
 const ADVERT_SLACK: Duration = Duration::from_micros(200);
 
 /// Packets handled before the timers get their turn again.
@@ -270,12 +256,65 @@ const MAX_PACKETS_PER_TURN: usize = 256;
 const MAX_DRAIN_PER_SOCKET: usize = 16_384;
 
 impl Daemon {
-    /// Whether some backup's Master_Down timer is due at `now`.
-    fn master_down_due(&self, now: Instant) -> bool {
-        self.slots.iter().any(|s| {
-            s.inst.state() == drift_vrrp::State::Backup
-                && s.inst.next_deadline().is_some_and(|t| t <= now)
-        })
+    /// Handle every instance whose deadline has come (periodic adverts up to ADVERT_SLACK
+    /// early, in one sendmmsg), after draining the sockets if a backup's Master_Down timer
+    /// is among them. Each handled master is put on the advert phase grid.
+    async fn fire_due(&mut self, now: Instant, pkt_rx: &mut UnboundedReceiver<(u64, Received)>) {
+        let early = now + ADVERT_SLACK;
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        self.cx.timers.borrow_mut().pop_due(early, &mut due);
+        let master_down = due.iter().any(|id| {
+            self.slot(*id).is_some_and(|s| {
+                s.inst.state() == drift_vrrp::State::Backup
+                    && s.inst.next_deadline().is_some_and(|t| t <= now)
+            })
+        });
+        if master_down {
+            // Judge the master only after every advert that arrived before `now` is applied:
+            // after a stall of this thread they are still queued (in the channel or in the
+            // sockets, with the kernel's receive time), and a stall of drift itself is no
+            // evidence that the master died.
+            self.drain(pkt_rx).await;
+        }
+        for &id in &due {
+            let Some(&i) = self.index.get(&id) else {
+                continue;
+            };
+            let Some(s) = self.slots.get_mut(i) else {
+                continue;
+            };
+            if s.inst.next_deadline().is_some_and(|t| t <= early) {
+                // A master's periodic advert: encoded once, sent with the others due now.
+                if let Some(prio) = s.inst.take_periodic_advert(early) {
+                    self.adverts.push(s, prio);
+                    let cause = status::Cause::of(&Input::Timer);
+                    status::after_step(&self.cx.status, s, cause, drift_vrrp::State::Master);
+                } else if s.inst.next_deadline().is_some_and(|t| t <= now) {
+                    self.adverts.flush();
+                    slot::step(&self.cx, s, Input::Timer, &mut self.out).await;
+                }
+            }
+            s.inst.align_advert_phase(self.anchor);
+            // Every popped instance is scheduled again, due or not (its entry was taken).
+            self.cx
+                .timers
+                .borrow_mut()
+                .schedule(id, s.inst.next_deadline());
+        }
+        self.adverts.flush();
+        self.due = due;
+    }
+
+    fn slot(&self, id: u64) -> Option<&Slot> {
+        self.index.get(&id).and_then(|&i| self.slots.get(i))
+    }
+
+    /// Rebuild the id -> index map after `slots` changed.
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.index
+            .extend(self.slots.iter().enumerate().map(|(i, s)| (s.id, i)));
     }
 
     /// Apply everything received so far: the channel first (older), then whatever is still in
@@ -313,7 +352,8 @@ impl Daemon {
                 _ => None,
             }
         } else {
-            self.slots.iter_mut().find(|s| s.id == id)
+            let i = self.index.get(&id).copied();
+            i.and_then(|i| self.slots.get_mut(i))
         };
         if let Some(s) = target {
             if let Some(input) = slot::packet_input(s.io.vrid(), pkt) {
@@ -398,6 +438,7 @@ impl Daemon {
                     s.model.name
                 );
                 slot::step(&self.cx, &mut s, Input::Shutdown, &mut self.out).await;
+                self.cx.timers.borrow_mut().remove(s.id);
             }
         }
         if scripts_changed || groups_changed {
@@ -422,6 +463,7 @@ impl Daemon {
             }
         }
         self.slots = kept;
+        self.reindex();
         let live: Vec<u64> = self.slots.iter().map(|s| s.id).collect();
         self.adverts.retain(|id| live.contains(&id));
         self.reconcile().await;
