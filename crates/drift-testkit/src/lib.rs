@@ -79,7 +79,7 @@ pub fn require_tool(tool: &str) -> bool {
 
 /// Write straight to file descriptor 2, bypassing libtest's output capture (which swallows
 /// the `print!`/`eprint!` output of passing tests), so skips stay visible in CI logs.
-fn print_skip(line: &str) {
+pub fn print_skip(line: &str) {
     use std::os::fd::AsFd;
     let text = format!("{line}\n");
     let _ = nix::unistd::write(std::io::stderr().as_fd(), text.as_bytes());

@@ -76,6 +76,15 @@ fn a_busy_loop_beside_the_master_does_not_delay_its_adverts() {
         .filter(|&(_, p)| p == 2)
         .map(|(t, _)| t)
         .collect();
+    // Where real time is refused (a container without an RT budget), drift runs at normal
+    // priority by design and says so; a hog beside it then proves nothing about drift.
+    if rt.is_empty() && d0.logs().contains("real-time priority") {
+        drift_testkit::print_skip(&format!(
+            "SKIP {}: drift got no SCHED_RR here (see its log)",
+            drift_testkit::current_test_name()
+        ));
+        return;
+    }
     // The VRRP thread, and whatever helper threads drift also runs at real-time priority.
     assert!(
         !rt.is_empty(),

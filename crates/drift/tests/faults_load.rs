@@ -194,22 +194,42 @@ fn client(lab: &Lab, vip: Ipv4Addr, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Req
 #[test]
 fn requests_through_the_vip_fail_only_inside_failover_windows_and_none_is_answered_twice() {
     skip_unless_root!();
+    load_through_failovers(false);
+}
+
+/// The restored master preempts: a second window per cycle, from its restart to the VIP back on
+/// it alone (connections open through the backup's proxy then break: the client's packets now
+/// reach a node that never saw them).
+#[test]
+fn with_a_preempting_master_failures_stay_inside_the_kill_and_preemption_windows() {
+    skip_unless_root!();
+    load_through_failovers(true);
+}
+
+fn load_through_failovers(preempt: bool) {
     let lab = Lab::builder()
         .hosts(2)
         .client(true)
         .build()
         .unwrap_or_else(|e| panic!("build lab: {e}"));
     let vip = lab.addr_v4(110);
-    let confs = [
-        Instance::new("BACKUP", 100, vip)
-            .v3("0.1")
-            .nopreempt()
-            .config(),
-        Instance::new("BACKUP", 99, vip)
-            .v3("0.1")
-            .nopreempt()
-            .config(),
-    ];
+    let confs = if preempt {
+        [
+            Instance::new("MASTER", 100, vip).v3("0.1").config(),
+            Instance::new("BACKUP", 99, vip).v3("0.1").config(),
+        ]
+    } else {
+        [
+            Instance::new("BACKUP", 100, vip)
+                .v3("0.1")
+                .nopreempt()
+                .config(),
+            Instance::new("BACKUP", 99, vip)
+                .v3("0.1")
+                .nopreempt()
+                .config(),
+        ]
+    };
     let served: Served = Arc::default();
     let stop_backends = Arc::new(AtomicBool::new(false));
     let _backends: Vec<_> = (0..2)
@@ -235,7 +255,8 @@ fn requests_through_the_vip_fail_only_inside_failover_windows_and_none_is_answer
     let load = client(&lab, vip, stop_client.clone());
     std::thread::sleep(Duration::from_secs(2));
     let failovers = pick(2, 10);
-    let mut windows: Vec<(Instant, Instant)> = Vec::new();
+    let (mut windows, mut preemptions): (Vec<(Instant, Instant)>, Vec<_>) =
+        (Vec::new(), Vec::new());
     let mut master = 0;
     for cycle in 0..failovers {
         let other = 1 - master;
@@ -251,15 +272,32 @@ fn requests_through_the_vip_fail_only_inside_failover_windows_and_none_is_answer
         );
         windows.push((killed, Instant::now() + MARGIN));
         std::thread::sleep(Duration::from_secs(1));
+        let restored = Instant::now();
         nodes[master] = Node::start(&lab, master, &confs[master], vip);
+        let alone = drift_testkit::wait_until(BOUND, Duration::from_millis(2), || {
+            watch
+                .segments(restored, Instant::now())
+                .iter()
+                .any(|s| s.holders == [other])
+        });
         assert!(
-            watch.wait_for(&[other], BOUND).is_some(),
+            alone.is_some(),
             "cycle {cycle}: restored node kept its stale VIP\n{}",
             logs(&nodes)
         );
+        if preempt {
+            assert!(
+                watch.wait_for(&[master], BOUND).is_some(),
+                "cycle {cycle}: the restored master did not take the VIP back\n{}",
+                logs(&nodes)
+            );
+            preemptions.push((restored, Instant::now() + MARGIN));
+        } else {
+            master = other;
+        }
         std::thread::sleep(Duration::from_secs(2));
-        master = other;
     }
+    windows.extend(preemptions.iter().copied());
     stop_client.store(true, Ordering::Relaxed);
     let reqs = load.join().unwrap_or_default();
     stop_backends.store(true, Ordering::Relaxed);
@@ -286,7 +324,7 @@ fn requests_through_the_vip_fail_only_inside_failover_windows_and_none_is_answer
         })
         .count();
     // Per window: the stretch from its first to its last failed request.
-    let outages: Vec<f64> = windows
+    let outages: Vec<f64> = windows[..failovers]
         .iter()
         .map(|&(a, b)| {
             let f: Vec<&&Request> = failed
@@ -304,11 +342,20 @@ fn requests_through_the_vip_fail_only_inside_failover_windows_and_none_is_answer
         .collect();
     let (o50, _, omax) = p50_p99_max(&outages);
     let answered = reqs.len() - failed.len();
+    let in_preemption = failed
+        .iter()
+        .filter(|r| preemptions.iter().any(|&(a, b)| r.end >= a && r.start <= b))
+        .count();
+    let mode = if preempt {
+        "preempting master"
+    } else {
+        "nopreempt"
+    };
     report(&format!(
-        "load: {failovers} failovers (SIGKILL of the master + restore), {CLIENTS} clients: {} \
-         requests sent, {answered} answered, {} failed ({} outside failover windows), {twice} ids \
-         served twice, {} wrong answers; outage per failover (first to last failed request) p50 \
-         {o50:.0} ms max {omax:.0} ms",
+        "load ({mode}): {failovers} failovers (SIGKILL of the master + restore), {CLIENTS} \
+         clients: {} requests sent, {answered} answered, {} failed ({} outside failover windows, \
+         {in_preemption} in preemption windows), {twice} ids served twice, {} wrong answers; \
+         outage per SIGKILL (first to last failed request) p50 {o50:.0} ms max {omax:.0} ms",
         reqs.len(),
         failed.len(),
         outside.len(),
