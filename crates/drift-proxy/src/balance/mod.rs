@@ -78,7 +78,10 @@ impl Peer {
 /// Per-request selection state, kept across retries.
 #[derive(Debug, Default, Clone)]
 pub struct Attempt {
-    tried: Vec<bool>,
+    /// Servers 0..64 in a bit set (no allocation per request: groups are small), the rest in
+    /// `more`.
+    tried: u64,
+    more: Vec<bool>,
     /// Hash methods: running hash (ip_hash/hash) or ring position (consistent); None until first pick.
     hash: Option<u64>,
     rehash: u32,
@@ -87,13 +90,21 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn is_tried(&self, i: usize) -> bool {
-        self.tried.get(i).copied().unwrap_or(false)
+        match i.checked_sub(64) {
+            None => self.tried & (1 << i) != 0,
+            Some(j) => self.more.get(j).copied().unwrap_or(false),
+        }
     }
     fn mark(&mut self, i: usize) {
-        if self.tried.len() <= i {
-            self.tried.resize(i + 1, false);
+        match i.checked_sub(64) {
+            None => self.tried |= 1 << i,
+            Some(j) => {
+                if self.more.len() <= j {
+                    self.more.resize(j + 1, false);
+                }
+                self.more[j] = true;
+            }
         }
-        self.tried[i] = true;
     }
 }
 

@@ -104,57 +104,86 @@ impl ReqVars<'_> {
 
 /// Removes hop-by-hop headers: those named in `Connection`, plus the fixed list. `Upgrade` is
 /// kept when the caller is relaying an upgrade handshake.
+///
+/// Only headers actually present are removed: every upstream response carries `Connection:
+/// keep-alive`, and hashing nine absent names per message cost ~2,700 instructions a request
+/// (callgrind), 8% of the proxy's user-space work.
 pub fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
-    // Fast path: most messages carry none of these; one scan of a few headers is cheaper than
-    // nine hashed removals per message.
-    if !h
-        .keys()
-        .any(|k| is_hop_by_hop(k) && !(keep_upgrade && k == UPGRADE))
-    {
+    // One scan notes which of the fixed names are present (comparing standard names is an
+    // integer compare); only those are then removed, without collecting anything.
+    let mut present = 0u16;
+    for k in h.keys() {
+        if let Some(i) = hop_index(k.as_str()) {
+            present |= 1 << i;
+        }
+    }
+    if keep_upgrade {
+        present &= !(1 << UPGRADE_BIT);
+    }
+    if present == 0 {
         return;
     }
-    let listed: Vec<HeaderName> = h
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .filter(|n| !(keep_upgrade && n == UPGRADE))
-        .collect();
+    // Names listed in Connection: the usual tokens (keep-alive, close) name nothing to remove,
+    // so a header name is parsed only for other tokens.
+    let mut listed: Vec<HeaderName> = Vec::new();
+    if present & 1 != 0 {
+        for v in h.get_all(CONNECTION).iter().filter_map(|v| v.to_str().ok()) {
+            for n in v.split(',').map(str::trim) {
+                if n.is_empty()
+                    || n.eq_ignore_ascii_case("keep-alive")
+                    || n.eq_ignore_ascii_case("close")
+                {
+                    continue;
+                }
+                if let Ok(n) = HeaderName::from_bytes(n.as_bytes()) {
+                    if !(HOP_BY_HOP.contains(&n) || keep_upgrade && n == UPGRADE) {
+                        listed.push(n);
+                    }
+                }
+            }
+        }
+    }
+    for (i, n) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            h.remove(n);
+        }
+    }
     for n in listed {
         h.remove(n);
     }
-    for n in [
-        CONNECTION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-    ] {
-        h.remove(n);
-    }
-    h.remove(KEEP_ALIVE);
-    h.remove(PROXY_CONNECTION);
-    if !keep_upgrade {
-        h.remove(UPGRADE);
+}
+
+/// RFC 9110 §7.6.1 hop-by-hop fields plus the de-facto ones; `Connection` first (bit 0).
+static HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+];
+const UPGRADE_BIT: usize = 4;
+
+/// Position in [`HOP_BY_HOP`] by length first: most names are rejected by one compare.
+fn hop_index(k: &str) -> Option<usize> {
+    let is = |i: usize| (k == HOP_BY_HOP[i].as_str()).then_some(i);
+    match k.len() {
+        2 => is(1),
+        7 => is(2).or_else(|| is(4)),
+        10 => is(0).or_else(|| is(7)),
+        16 => is(8),
+        17 => is(3),
+        18 => is(5),
+        19 => is(6),
+        _ => None,
     }
 }
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-
-fn is_hop_by_hop(k: &HeaderName) -> bool {
-    k == CONNECTION
-        || k == TE
-        || k == TRAILER
-        || k == TRANSFER_ENCODING
-        || k == UPGRADE
-        || k == PROXY_AUTHENTICATE
-        || k == PROXY_AUTHORIZATION
-        || k == KEEP_ALIVE
-        || k == PROXY_CONNECTION
-}
 
 /// True for a client asking to switch protocols (WebSocket): `Connection: upgrade` + `Upgrade`.
 pub fn wants_upgrade(h: &HeaderMap) -> bool {
@@ -177,50 +206,114 @@ pub fn upstream_headers(
     upgrade: bool,
     pooled: bool,
 ) -> HeaderMap {
-    let rendered = render_set_headers(loc, vars);
-    finish_headers(h, rendered, vars.proxy_host, upgrade, pooled)
+    let mut set = SetHeaders::new(loc);
+    set.host = HeaderValue::from_str(vars.proxy_host).ok();
+    let rendered = render_set_headers(&set, vars);
+    finish_headers(h, &set, rendered, upgrade, pooled)
 }
 
-/// `proxy_set_header` values for this request; computed while the client headers are still
-/// borrowed, so the header map itself can then be moved (not cloned) into the upstream request.
-pub fn render_set_headers<'l>(loc: &'l Location, vars: &ReqVars<'_>) -> Vec<(&'l str, String)> {
-    loc.set_headers
+/// A location's `proxy_set_header` list and `Host` value, parsed once (per worker and
+/// reload) instead of per request: header names, and the values that use no variable.
+pub struct SetHeaders {
+    host: Option<HeaderValue>,
+    list: Vec<(HeaderName, SetValue)>,
+}
+
+enum SetValue {
+    /// An empty value: nginx removes the header.
+    Remove,
+    Fixed(HeaderValue),
+    Template(crate::config::template::Template),
+}
+
+impl SetHeaders {
+    pub fn new(loc: &Location) -> SetHeaders {
+        use crate::config::template::Part;
+        let list = loc
+            .set_headers
+            .iter()
+            .filter_map(|(name, t)| {
+                let n = HeaderName::from_bytes(name.as_bytes()).ok()?;
+                let literal: Option<String> = t
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Lit(s) => Some(s.as_str()),
+                        Part::Var(_) => None,
+                    })
+                    .collect();
+                let v = match literal {
+                    Some(s) if s.is_empty() => SetValue::Remove,
+                    Some(s) => SetValue::Fixed(HeaderValue::from_str(&s).ok()?),
+                    None => SetValue::Template(t.clone()),
+                };
+                Some((n, v))
+            })
+            .collect();
+        SetHeaders {
+            host: HeaderValue::from_str(&loc.proxy_host).ok(),
+            list,
+        }
+    }
+}
+
+/// `proxy_set_header` values for this request that use variables; computed while the client
+/// headers are still borrowed, so the header map itself can then be moved (not cloned) into
+/// the upstream request. Empty (no allocation) when every value is fixed.
+pub fn render_set_headers(set: &SetHeaders, vars: &ReqVars<'_>) -> Vec<String> {
+    set.list
         .iter()
-        .map(|(name, t)| {
-            let mut s = String::new();
-            t.render(&mut s, |v, o| vars.value(v, o));
-            (name.as_str(), s)
+        .filter_map(|(_, v)| match v {
+            SetValue::Template(t) => {
+                let mut s = String::new();
+                t.render(&mut s, |v, o| vars.value(v, o));
+                Some(s)
+            }
+            _ => None,
         })
         .collect()
 }
 
 pub fn finish_headers(
     mut h: HeaderMap,
-    rendered: Vec<(&str, String)>,
-    proxy_host: &str,
+    set: &SetHeaders,
+    rendered: Vec<String>,
     upgrade: bool,
     pooled: bool,
 ) -> HeaderMap {
     strip_hop_by_hop(&mut h, upgrade);
-    if let Ok(v) = HeaderValue::from_str(proxy_host) {
-        h.insert(HOST, v);
+    if let Some(v) = &set.host {
+        h.insert(HOST, v.clone());
     }
     if upgrade {
         h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     } else if !pooled {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    for (name, value) in rendered {
-        let Ok(n) = HeaderName::from_bytes(name.as_bytes()) else {
-            continue;
+    let mut rendered = rendered.into_iter();
+    for (n, v) in &set.list {
+        let value = match v {
+            SetValue::Remove => None,
+            SetValue::Fixed(v) => Some(v.clone()),
+            SetValue::Template(_) => match rendered.next() {
+                Some(s) if s.is_empty() => None,
+                Some(s) => match HeaderValue::from_str(&s) {
+                    Ok(v) => Some(v),
+                    Err(_) => continue,
+                },
+                None => continue,
+            },
         };
         if upgrade && (n == CONNECTION || n == UPGRADE) {
             continue;
         }
-        if value.is_empty() {
-            h.remove(n);
-        } else if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(n, v);
+        match value {
+            None => {
+                h.remove(n);
+            }
+            Some(v) => {
+                h.insert(n.clone(), v);
+            }
         }
     }
     h
@@ -277,6 +370,15 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-ok"]);
+    }
+
+    #[test]
+    fn every_hop_by_hop_name_is_found_by_its_index() {
+        for (i, n) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_index(n.as_str()), Some(i), "{n}");
+        }
+        assert_eq!(hop_index("content-type"), None);
+        assert_eq!(hop_index("x-upgrade"), None);
     }
 
     #[test]

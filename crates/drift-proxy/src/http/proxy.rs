@@ -104,7 +104,7 @@ pub async fn handle(
         hash: key_buf.as_bytes(),
     };
     let pooled = route.pool.enabled() && !upgrade;
-    let rendered = render_set_headers(&route.loc, &vars);
+    let rendered = render_set_headers(&route.set, &vars);
     let target = match (&route.loc.uri, parts.uri.path_and_query()) {
         // Common case: the URI passes unchanged; reuse its bytes instead of re-parsing.
         (None, Some(pq)) => Uri::from(pq.clone()),
@@ -113,13 +113,7 @@ pub async fn handle(
             Err(_) => return Ok(error_response(StatusCode::BAD_REQUEST)),
         },
     };
-    let headers = finish_headers(
-        parts.headers,
-        rendered,
-        &route.loc.proxy_host,
-        upgrade,
-        pooled,
-    );
+    let headers = finish_headers(parts.headers, &route.set, rendered, upgrade, pooled);
     let method = parts.method;
 
     let mut src = match request_body(body).await {

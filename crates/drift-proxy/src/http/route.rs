@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 pub struct Route {
     pub loc: Location,
+    /// `proxy_set_header` and `Host`, parsed once.
+    pub set: super::headers::SetHeaders,
     pub upstream: Arc<Upstream>,
     pub pool: Arc<Pool>,
 }
@@ -25,6 +27,7 @@ impl Site {
         let mut prefix = Vec::new();
         for l in &srv.locations {
             let r = Arc::new(Route {
+                set: super::headers::SetHeaders::new(l),
                 loc: l.clone(),
                 upstream: Arc::clone(&upstreams[l.upstream]),
                 pool: Arc::clone(&pools[l.upstream]),
@@ -74,9 +77,20 @@ pub struct Router {
 
 impl Router {
     pub fn site(&self, host: Option<&str>) -> Option<&Site> {
-        let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
-        host.as_deref()
-            .and_then(|h| self.sites.iter().find(|s| s.matches(h)))
+        // One virtual server on the address (the usual case): no Host to look at.
+        if self.sites.len() == 1 {
+            return self.sites.first();
+        }
+        let host = host.map(|h| h.split(':').next().unwrap_or(h));
+        let lower;
+        let host = match host {
+            Some(h) if h.bytes().any(|b| b.is_ascii_uppercase()) => {
+                lower = h.to_ascii_lowercase();
+                Some(lower.as_str())
+            }
+            h => h,
+        };
+        host.and_then(|h| self.sites.iter().find(|s| s.matches(h)))
             .or(self.sites.first())
     }
 }
