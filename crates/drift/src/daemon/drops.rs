@@ -2,7 +2,74 @@
 //! (keepalived logs its own drops, e.g. "bad advert interval", at info level). Until the status
 //! command exposes the counters, the interop tests read these lines.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use drift_vrrp::Drops;
+use serde::{Deserialize, Serialize};
+
+/// Received VRRP packets that no instance could be charged with, so no per-instance counter
+/// moves for them: a shared receiver hears every VRRP packet on its link, including other
+/// routers' VRIDs and a sender probing for ours (keepalived ignores these without a counter).
+/// Without this, a flood of foreign-VRID or one-byte packets would be dropped without a trace.
+/// Written by the VRRP thread with relaxed atomics (it never waits on a reader).
+#[derive(Debug, Default)]
+pub struct Unmatched {
+    unknown_vrid: AtomicU64,
+    runt: AtomicU64,
+}
+
+/// A shared receiver also hears what a unicast (or non-standard group) instance on the same
+/// link receives on its own socket, which judges and counts it: such a packet is not unmatched.
+pub fn heard_on_own_socket(
+    slots: &[super::slot::Slot],
+    cx: &super::slot::Ctx,
+    id: u64,
+    pkt: &drift_net::raw::Received,
+) -> bool {
+    let Some(n) = id.checked_sub(super::slot::SHARED_BASE) else {
+        return false;
+    };
+    let key = usize::try_from(n)
+        .ok()
+        .and_then(|n| cx.shared.borrow().get(n).copied());
+    match (key, pkt.payload.get(1)) {
+        (Some((ifindex, v6)), Some(&vrid)) => slots.iter().any(|s| {
+            !s.io.shared_rx
+                && s.io.ifindex == ifindex
+                && s.io.primary.is_ipv6() == v6
+                && s.io.vrid() == vrid
+        }),
+        _ => false,
+    }
+}
+
+/// [`Unmatched`] as `drift status --json` (`"unmatched"`) and metrics show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedCounts {
+    /// A VRID that no instance on that interface and family runs.
+    pub unknown_vrid: u64,
+    /// Too short (under 2 bytes) to carry a VRID at all.
+    pub runt: u64,
+}
+
+impl Unmatched {
+    /// Count one packet that found no instance, by why.
+    pub fn count(&self, payload: &[u8]) {
+        let c = if payload.len() < 2 {
+            &self.runt
+        } else {
+            &self.unknown_vrid
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> UnmatchedCounts {
+        UnmatchedCounts {
+            unknown_vrid: self.unknown_vrid.load(Ordering::Relaxed),
+            runt: self.runt.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// The counters that grew between two snapshots, by keepalived-like name. Our own looped-back
 /// adverts (`own`) and packets received in FAULT (`not_running`) are routine, not errors, and
@@ -32,6 +99,21 @@ pub fn grown(before: &Drops, after: &Drops) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packets_for_no_instance_are_counted_as_runts_or_unknown_vrids() {
+        let u = Unmatched::default();
+        u.count(&[]);
+        u.count(&[0x31]);
+        u.count(&[0x31, 99, 100]);
+        assert_eq!(
+            u.get(),
+            UnmatchedCounts {
+                unknown_vrid: 1,
+                runt: 2
+            }
+        );
+    }
 
     #[test]
     fn only_the_counters_that_grew_are_named() {

@@ -211,6 +211,20 @@ impl Collector for VrrpCollector {
             MetricType::Counter,
             drops,
         )?;
+        let u = snap.unmatched;
+        family(
+            &mut enc,
+            "vrrp_unmatched_packets",
+            "Received VRRP packets no instance runs for (unknown VRID, or too short to carry one)",
+            MetricType::Counter,
+            vec![
+                (
+                    vec![("reason", "unknown_vrid")],
+                    ConstCounter::new(u.unknown_vrid),
+                ),
+                (vec![("reason", "runt")], ConstCounter::new(u.runt)),
+            ],
+        )?;
         family(
             &mut enc,
             "vrrp_tracker_up",
@@ -345,7 +359,20 @@ mod tests {
         assert!(text.contains("drift_vrrp_priority{instance=\"VI_1\",kind=\"effective\"} 100"));
         assert!(text.contains("drift_reloads_total 0"));
         assert!(text.contains("drift_vrrp_loop_idle_seconds "));
+        assert!(text.contains("drift_vrrp_unmatched_packets_total{reason=\"runt\"} 0"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn packets_for_no_instance_show_by_reason() {
+        let hub = Arc::new(Hub::new(std::path::Path::new("/k.conf")));
+        hub.unmatched.count(&[0x31, 99]);
+        hub.unmatched.count(&[0x31, 98]);
+        let text = render(&registry(hub, None, Vec::new()));
+        assert!(
+            text.contains("drift_vrrp_unmatched_packets_total{reason=\"unknown_vrid\"} 2"),
+            "{text}"
+        );
     }
 
     #[test]

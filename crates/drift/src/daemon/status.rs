@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// Filled when read, from the load balancer when one runs in this process.
     #[serde(default)]
     pub upstreams: Vec<UpstreamStatus>,
+    /// Filled when read: received packets no instance could be charged with.
+    #[serde(default)]
+    pub unmatched: super::drops::UnmatchedCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,6 +195,8 @@ pub struct Hub {
     life: watch::Sender<Lifecycle>,
     /// STATS_CLEAR baselines (readers subtract them; the VRRP thread never looks).
     baselines: Mutex<Vec<super::stats_clear::Baseline>>,
+    /// Packets no instance could be charged with (see `drops::Unmatched`).
+    pub unmatched: super::drops::Unmatched,
 }
 
 impl Hub {
@@ -214,6 +219,7 @@ impl Hub {
             heartbeat_ms: AtomicU64::new(0),
             life,
             baselines: Mutex::new(Vec::new()),
+            unmatched: Default::default(),
         }
     }
 
@@ -236,6 +242,7 @@ impl Hub {
         let mut s = self.lock().clone();
         let b = self.baselines.lock().unwrap_or_else(|e| e.into_inner());
         super::stats_clear::apply(&mut s.instances, &b);
+        s.unmatched = self.unmatched.get();
         s
     }
 

@@ -355,12 +355,15 @@ impl Daemon {
             let i = self.index.get(&id).copied();
             i.and_then(|i| self.slots.get_mut(i))
         };
-        if let Some(s) = target {
-            if let Some(input) = slot::packet_input(s.io.vrid(), pkt) {
-                let arrived = pkt.time.kernel_instant();
-                slot::step_at(&self.cx, s, arrived, input, &mut self.out).await;
+        let matched = target.and_then(|s| Some((slot::packet_input(s.io.vrid(), pkt)?, s)));
+        let Some((input, s)) = matched else {
+            if !super::drops::heard_on_own_socket(&self.slots, &self.cx, id, pkt) {
+                self.cx.status.unmatched.count(&pkt.payload);
             }
-        }
+            return;
+        };
+        let arrived = pkt.time.kernel_instant();
+        slot::step_at(&self.cx, s, arrived, input, &mut self.out).await;
     }
 
     /// Bring every state machine in line with its trackers and its sync group: a member's
