@@ -78,9 +78,16 @@ pub fn routers(cfg: &ProxyConfig) -> Vec<Router> {
             }
         }
     }
+    let limits = drift_proxy::http::ClientLimits {
+        header_read_timeout: h.client_header_timeout,
+        max_header_bytes: h.max_header_bytes,
+    };
     by_addr
         .into_values()
-        .map(|sites| Router { sites })
+        .map(|sites| Router {
+            sites,
+            limits: limits.clone(),
+        })
         .collect()
 }
 
@@ -89,6 +96,8 @@ pub fn routers(cfg: &ProxyConfig) -> Vec<Router> {
 /// on loopback, so a proxied request ends in a fast 502 (the target is the client side).
 pub const CONF: &str = r#"
 http {
+    client_header_timeout 2s;
+    large_client_header_buffers 4 8k;
     upstream app {
         hash $request_uri$http_x_key$arg_id consistent;
         server 127.0.0.1:1;
@@ -344,9 +353,10 @@ pub fn http_conn(data: &[u8]) {
         });
         let serve = tokio::spawn(async move {
             let mut b = hyper::server::conn::http1::Builder::new();
+            let limits = &router().limits;
             b.timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(2))
-                .max_buf_size(16 * 1024)
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(limits.max_header_bytes.max(8192))
                 .keep_alive(true)
                 .writev(false);
             let _ = b
