@@ -98,7 +98,7 @@ impl AdvertCapture {
                             let t = Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32);
                             at = match t.checked_sub(base_s) {
                                 Some(d) => base_i + d,
-                                None => base_i - (base_s - t).min(base_i.elapsed()),
+                                None => base_i.checked_sub(base_s - t).unwrap_or(base_i),
                             };
                         }
                     }
