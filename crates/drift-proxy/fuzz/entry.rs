@@ -255,8 +255,10 @@ fn head(method: &Method, uri: &Uri, headers: HeaderMap, conn: &ConnInfo) {
     let mut at = Attempt::default();
     drop(up.acquire(&key, &mut at));
     let pooled = route.pool.enabled() && !upgrade;
-    let rendered = render_set_headers(&route.loc, &vars);
-    let set: Vec<HeaderName> = rendered
+    let rendered = render_set_headers(&route.set, &vars);
+    let set: Vec<HeaderName> = route
+        .loc
+        .set_headers
         .iter()
         .filter_map(|(n, _)| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect();
@@ -271,13 +273,7 @@ fn head(method: &Method, uri: &Uri, headers: HeaderMap, conn: &ConnInfo) {
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
         .collect();
-    let out = finish_headers(
-        headers.clone(),
-        rendered,
-        &route.loc.proxy_host,
-        upgrade,
-        pooled,
-    );
+    let out = finish_headers(headers.clone(), &route.set, rendered, upgrade, pooled);
     // RFC 9110 §7.6.1: nothing hop-by-hop from the client reaches the upstream, except what the
     // proxy itself sets (Host, Connection, proxy_set_header) and Upgrade on an upgrade.
     let ours = |n: &HeaderName| n == HOST || n == CONNECTION || set.contains(n);
