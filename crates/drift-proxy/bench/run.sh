@@ -4,7 +4,7 @@
 # and proxy RSS, plus ratios to nginx. Everything binds 127.0.0.1 high ports; processes are
 # started with their own pid files/logs in a temp dir and stopped by pid.
 #
-# Usage: crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
+# Usage: [ROUNDS=5] [NO_BUILD=1] crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
 set -euo pipefail
 WORKERS=${1:-1}
 DURATION=${2:-10s}
@@ -24,7 +24,7 @@ trap cleanup EXIT
 BACKEND=19001 NGINX=19010 HAPROXY=19020 DRIFT=19030
 
 # The product binary (`drift proxy`), not an example: its allocator and flags are what users run.
-(cd "$ROOT" && cargo build --release -q -p drift --bin drift)
+[ -n "${NO_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -q -p drift --bin drift)
 DRIFT_BIN=$CARGO_TARGET_DIR/release/drift
 
 cat > "$TMP/backend.conf" <<CONF
@@ -45,7 +45,7 @@ $2
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream be { server 127.0.0.1:$BACKEND; keepalive 64; }
+  upstream be { server 127.0.0.1:$BACKEND; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$1;
     location / {
@@ -59,6 +59,9 @@ CONF
 }
 proxy_conf $NGINX "worker_processes $WORKERS; pid $TMP/nginx.pid; error_log $TMP/nginx.err;" > "$TMP/nginx.conf"
 proxy_conf $DRIFT "" > "$TMP/drift.conf"
+# nginx closes a client connection after 1000 requests by default (drift and HAProxy do not):
+# lift that so wrk's connections stay open for every proxy alike.
+sed -i 's/access_log off;/access_log off; keepalive_requests 1000000;/' "$TMP/nginx.conf"
 
 cat > "$TMP/haproxy.cfg" <<CONF
 global
@@ -115,44 +118,53 @@ ticks() {
   echo "$u $s"
 }
 TCK=$(getconf CLK_TCK)
-declare -A RPS P50 P99 RSS USR SYS
-for n in nginx haproxy drift; do RPS[$n]=0; P50[$n]=0; P99[$n]=0; USR[$n]=0; SYS[$n]=0; done
-run() { # name port pid: one measured run, accumulated (averaged over ROUNDS below)
+ROUNDS=${ROUNDS:-5}
+run() { # name port pid: one measured run; one line "rps p50 p99 usr sys rss" appended to $TMP/res-NAME
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
   local u0 s0 u1 s1 n out
   read -r u0 s0 < <(ticks "$3")
   out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
   read -r u1 s1 < <(ticks "$3")
   n=$(echo "$out" | awk '/requests in/{print $1}')
-  USR[$1]=$(echo "${USR[$1]} + ($u1 - $u0) * 1000000 / $TCK / $n" | bc -l)
-  SYS[$1]=$(echo "${SYS[$1]} + ($s1 - $s0) * 1000000 / $TCK / $n" | bc -l)
   echo "$out" >> "$TMP/wrk-$1.txt"
-  RPS[$1]=$(echo "${RPS[$1]} + $(echo "$out" | awk '/Requests\/sec/{print $2}')" | bc -l)
-  P50[$1]=$(echo "${P50[$1]} + $(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" | bc -l)
-  P99[$1]=$(echo "${P99[$1]} + $(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")" | bc -l)
-  RSS[$1]=$(rss_kib "$3")
-  if echo "$out" | grep -q "Non-2xx"; then echo "WARNING: $1 had non-2xx responses" >&2; echo "$out" >&2; fi
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "WARNING: $1 had errors" >&2; echo "$out" >&2; fi
+  printf '%s %s %s %s %s %s\n' \
+    "$(echo "$out" | awk '/Requests\/sec/{print $2}')" \
+    "$(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" \
+    "$(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")" \
+    "$(echo "($u1 - $u0) * 1000000 / $TCK / $n" | bc -l)" \
+    "$(echo "($s1 - $s0) * 1000000 / $TCK / $n" | bc -l)" \
+    "$(rss_kib "$3")" >> "$TMP/res-$1"
+  echo "  $1: $(tail -1 "$TMP/res-$1")" >&2
 }
-# Alternate the order between rounds so no proxy always runs first or last (CPU clock, caches).
-ROUNDS=2
+median() { # file column -> median
+  awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END{ if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2 }'
+}
+# Interleave: every round runs all three, rotating which goes first, so none always runs first
+# or last (other load on the machine changes over minutes). Medians over rounds are reported.
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-run nginx $NGINX "$NGINX_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run drift $DRIFT "$DRIFT_PID"
-run drift $DRIFT "$DRIFT_PID"; run haproxy $HAPROXY "$HAPROXY_PID"; run nginx $NGINX "$NGINX_PID"
-for n in nginx haproxy drift; do
-  RPS[$n]=$(echo "${RPS[$n]} / $ROUNDS" | bc -l | xargs printf '%.0f')
-  P50[$n]=$(echo "${P50[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
-  P99[$n]=$(echo "${P99[$n]} / $ROUNDS" | bc -l | xargs printf '%.2f')
-  USR[$n]=$(echo "${USR[$n]} / $ROUNDS" | bc -l | xargs printf '%.1f')
-  SYS[$n]=$(echo "${SYS[$n]} / $ROUNDS" | bc -l | xargs printf '%.1f')
+ORDER=(nginx haproxy drift)
+declare -A PORT=([nginx]=$NGINX [haproxy]=$HAPROXY [drift]=$DRIFT) PID=([nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [drift]=$DRIFT_PID)
+for r in $(seq 0 $((ROUNDS - 1))); do
+  echo "round $((r + 1))/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  for i in 0 1 2; do
+    n=${ORDER[$(((i + r) % 3))]}
+    run "$n" "${PORT[$n]}" "${PID[$n]}"
+  done
 done
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
-echo "wrk -t2 -c$CONNS -d$DURATION x $ROUNDS rounds (mean), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
-echo "load average before: $LOAD0 after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t2 -c$CONNS -d$DURATION, $ROUNDS interleaved rounds (medians), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
+echo "load average before: $LOAD0 after: $LOAD1"
 printf '%-8s %12s %10s %10s %10s %10s %10s %12s %12s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req
+NR=$(median "$TMP/res-nginx" 1); NP99=$(median "$TMP/res-nginx" 3)
 for n in nginx haproxy drift; do
-  printf '%-8s %12s %10s %10s %10.1f %10.2f %10.2f %12s %12s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" \
-    "$(echo "${RSS[$n]} / 1024" | bc -l)" "$(echo "${RPS[$n]} / ${RPS[nginx]}" | bc -l)" "$(echo "${P99[$n]} / ${P99[nginx]}" | bc -l)" \
-    "${USR[$n]}" "${SYS[$n]}"
+  f="$TMP/res-$n"
+  rps=$(median "$f" 1); p99=$(median "$f" 3)
+  printf '%-8s %12.0f %10.2f %10.2f %10.1f %10.2f %10.2f %12.1f %12.1f\n' "$n" "$rps" "$(median "$f" 2)" "$p99" \
+    "$(echo "$(median "$f" 6) / 1024" | bc -l)" "$(echo "$rps / $NR" | bc -l)" "$(echo "$p99 / $NP99" | bc -l)" \
+    "$(median "$f" 4)" "$(median "$f" 5)"
 done
+echo "per-round drift/nginx req/s ratios: $(paste -d' ' <(awk '{print $1}' "$TMP/res-drift") <(awk '{print $1}' "$TMP/res-nginx") | awk '{printf "%.2f ", $1/$2}')"
