@@ -11,7 +11,7 @@
 //! ```text
 //! cargo build --release -p drift --example soak_bench
 //! target/release/examples/soak_bench [--secs 300] [--cases idle,busy,capture]
-//!     [--daemons drift,keepalived] [--parallel]          # as root
+//!     [--daemons drift,keepalived] [--parallel]          # as root; --help for the options
 //! ```
 //! `--parallel` runs the daemons of one condition at the same time, each pair in its own lab
 //! (halves the wall time; each then also loads the machine for the other).
@@ -60,38 +60,26 @@ struct Gaps {
 }
 
 fn main() {
+    let Opts {
+        secs,
+        cases,
+        daemons,
+        parallel,
+    } = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            print!("{USAGE}");
+            return;
+        }
+        Err(e) => {
+            eprint!("soak_bench: {e}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
     if !drift_testkit::is_root() {
         eprintln!("SKIP soak_bench: needs root (network namespaces)");
         return;
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opt = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let secs: u64 = opt("--secs").and_then(|s| s.parse().ok()).unwrap_or(300);
-    let cases: Vec<Case> = opt("--cases")
-        .unwrap_or_else(|| "idle,busy,capture".into())
-        .split(',')
-        .filter_map(|c| match c {
-            "idle" => Some(Case::Idle),
-            "busy" => Some(Case::Busy),
-            "capture" => Some(Case::Capture),
-            _ => None,
-        })
-        .collect();
-    let daemons: Vec<&'static str> = opt("--daemons")
-        .unwrap_or_else(|| "drift,keepalived".into())
-        .split(',')
-        .filter_map(|d| match d {
-            "drift" => Some("drift"),
-            "keepalived" => Some("keepalived"),
-            _ => None,
-        })
-        .collect();
-    let parallel = args.iter().any(|a| a == "--parallel");
     let Some(bin) = drift_bin() else {
         eprintln!(
             "soak_bench: drift binary not found; cargo build --release -p drift, or set DRIFT_BIN"
@@ -137,6 +125,71 @@ fn main() {
             print_row(&r);
         }
     }
+}
+
+const USAGE: &str = "\
+usage: soak_bench [--secs N] [--cases LIST] [--daemons LIST] [--parallel]   (as root)
+  --secs N         soak length per condition in seconds (default 300)
+  --cases LIST     comma-separated: idle, busy, capture (default idle,busy,capture)
+  --daemons LIST   comma-separated: drift, keepalived (default drift,keepalived)
+  --parallel       run the daemons of a condition at the same time, each pair in its own lab
+  -h, --help       this text
+env DRIFT_BIN: the drift binary (default: target/<profile>/drift beside this example)
+";
+
+struct Opts {
+    secs: u64,
+    cases: Vec<Case>,
+    daemons: Vec<&'static str>,
+    parallel: bool,
+}
+
+/// `Ok(None)` for --help. Anything unknown is an error: a typo must not start a 300 s soak.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Opts>, String> {
+    let mut o = Opts {
+        secs: 300,
+        cases: vec![Case::Idle, Case::Busy, Case::Capture],
+        daemons: vec!["drift", "keepalived"],
+        parallel: false,
+    };
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--parallel" => o.parallel = true,
+            "--secs" => {
+                let v = value()?;
+                o.secs = v
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("--secs {v}: not a positive number of seconds"))?;
+            }
+            "--cases" => {
+                o.cases = value()?
+                    .split(',')
+                    .map(|c| match c {
+                        "idle" => Ok(Case::Idle),
+                        "busy" => Ok(Case::Busy),
+                        "capture" => Ok(Case::Capture),
+                        _ => Err(format!("--cases: unknown condition {c:?}")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--daemons" => {
+                o.daemons = value()?
+                    .split(',')
+                    .map(|d| match d {
+                        "drift" => Ok("drift"),
+                        "keepalived" => Ok("keepalived"),
+                        _ => Err(format!("--daemons: unknown daemon {d:?}")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(o))
 }
 
 fn print_row(r: &Row) {
