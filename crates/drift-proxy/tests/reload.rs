@@ -173,6 +173,7 @@ async fn a_bad_file_or_an_address_in_use_is_refused_and_the_old_configuration_se
     assert!(err.is_err());
     assert_eq!(Client::new(addr).get("/").await.1, "a");
     stop(w).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
