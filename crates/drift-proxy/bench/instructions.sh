@@ -8,7 +8,7 @@
 set -euo pipefail
 SECS=${1:-5}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-DRIFT_BIN=${2:-${CARGO_TARGET_DIR:-/work/target-proxy}/release/drift}
+DRIFT_BIN=${2:-${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/target}/release/drift}
 TMP=$(mktemp -d /tmp/drift-insn.XXXXXX)
 PIDS=()
 cleanup() {

@@ -10,7 +10,7 @@ WORKERS=${1:-1}
 DURATION=${2:-10s}
 CONNS=${3:-100}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-proxy}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TMP=$(mktemp -d /tmp/drift-bench.XXXXXX)
 PIDS=()
 cleanup() {
