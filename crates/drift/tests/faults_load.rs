@@ -213,23 +213,7 @@ fn load_through_failovers(preempt: bool) {
         .build()
         .unwrap_or_else(|e| panic!("build lab: {e}"));
     let vip = lab.addr_v4(110);
-    let confs = if preempt {
-        [
-            Instance::new("MASTER", 100, vip).v3("0.1").config(),
-            Instance::new("BACKUP", 99, vip).v3("0.1").config(),
-        ]
-    } else {
-        [
-            Instance::new("BACKUP", 100, vip)
-                .v3("0.1")
-                .nopreempt()
-                .config(),
-            Instance::new("BACKUP", 99, vip)
-                .v3("0.1")
-                .nopreempt()
-                .config(),
-        ]
-    };
+    let confs = Instance::v3_pair(vip, preempt);
     let served: Served = Arc::default();
     let stop_backends = Arc::new(AtomicBool::new(false));
     let _backends: Vec<_> = (0..2)

@@ -46,23 +46,7 @@ fn cycles(preempt: bool, cycles: usize) {
         .build()
         .unwrap_or_else(|e| panic!("build lab: {e}"));
     let vip = lab.addr_v4(110);
-    let confs = if preempt {
-        [
-            Instance::new("MASTER", 100, vip).v3("0.1").config(),
-            Instance::new("BACKUP", 99, vip).v3("0.1").config(),
-        ]
-    } else {
-        [
-            Instance::new("BACKUP", 100, vip)
-                .v3("0.1")
-                .nopreempt()
-                .config(),
-            Instance::new("BACKUP", 99, vip)
-                .v3("0.1")
-                .nopreempt()
-                .config(),
-        ]
-    };
+    let confs = Instance::v3_pair(vip, preempt);
     let mode = if preempt {
         "preempting master"
     } else {

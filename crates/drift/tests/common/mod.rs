@@ -55,6 +55,24 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// The fault tests' pair, VRRPv3 at advert_int 0.1 with priorities 100 and 99: a preempting
+    /// MASTER/BACKUP pair, or two `nopreempt` BACKUPs (where a restored node stays backup).
+    pub fn v3_pair(vip: Ipv4Addr, preempt: bool) -> [String; 2] {
+        if preempt {
+            [
+                Instance::new("MASTER", 100, vip).v3("0.1").config(),
+                Instance::new("BACKUP", 99, vip).v3("0.1").config(),
+            ]
+        } else {
+            [100, 99].map(|prio| {
+                Instance::new("BACKUP", prio, vip)
+                    .v3("0.1")
+                    .nopreempt()
+                    .config()
+            })
+        }
+    }
+
     /// A v2 instance, advert_int 1, on `eth0`, preempting (keepalived's defaults).
     pub fn new(state: &'static str, priority: u8, vip: Ipv4Addr) -> Instance {
         Instance {
