@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::proxy_node::ProxyNode as Node;
 use common::Instance;
-use drift_testkit::{skip_unless_root, ChildGuard, Lab, Signal};
+use drift_testkit::{skip_unless_root, Lab};
 use faults_util::{ms, p50_p99_max, pick, report, VipWatch};
 
-const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 const BACKEND_PORT: u16 = 8080;
 const PROXY_PORT: u16 = 80;
 const CLIENTS: usize = 4;
@@ -36,48 +36,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 const MARGIN: Duration = Duration::from_millis(500);
 const BOUND: Duration = Duration::from_secs(5);
 
-/// `drift run --proxy` in one host, with both config files in its own temp dir.
-struct Node {
-    child: ChildGuard,
-    _dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn start(lab: &Lab, host: usize, vrrp: &str, vip: Ipv4Addr) -> Node {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let (k, n) = (
-            dir.path().join("keepalived.conf"),
-            dir.path().join("nginx.conf"),
-        );
-        let nginx = format!(
-            "stream {{\n  upstream app {{\n    server 127.0.0.1:{BACKEND_PORT};\n    \
+/// A stream proxy on VIP:PROXY_PORT to the node's own backend, TCP-checked every 100 ms.
+fn nginx_conf(vip: Ipv4Addr) -> String {
+    format!(
+        "stream {{\n  upstream app {{\n    server 127.0.0.1:{BACKEND_PORT};\n    \
              health_check interval=100ms timeout=500ms fall=2 rise=1;\n  }}\n  \
              server {{\n    listen {vip}:{PROXY_PORT};\n    proxy_pass app;\n  }}\n}}\n"
-        );
-        std::fs::write(&k, vrrp).unwrap_or_else(|e| panic!("write: {e}"));
-        std::fs::write(&n, nginx).unwrap_or_else(|e| panic!("write: {e}"));
-        let (k, n) = (k.to_string_lossy(), n.to_string_lossy());
-        let args = [
-            "run",
-            "-f",
-            &k,
-            "-l",
-            "debug",
-            "--proxy",
-            &n,
-            "--proxy-workers",
-            "1",
-        ];
-        let child = lab
-            .spawn(host, DRIFT, &args)
-            .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
-        Node { child, _dir: dir }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.signal(Signal::SIGKILL);
-        let _ = self.child.stop(Duration::from_secs(2));
-    }
+    )
 }
 
 /// Ids each backend served, as (id, host).
@@ -220,7 +185,7 @@ fn load_through_failovers(preempt: bool) {
         .map(|h| backend(&lab, h, served.clone(), stop_backends.clone()))
         .collect();
     let watch = VipWatch::start(&lab, IpAddr::V4(vip));
-    let mut nodes = vec![Node::start(&lab, 0, &confs[0], vip)];
+    let mut nodes = vec![Node::start(&lab, 0, &confs[0], &nginx_conf(vip))];
     let logs = |n: &[Node]| {
         n.iter()
             .map(|n| n.child.logs())
@@ -232,7 +197,7 @@ fn load_through_failovers(preempt: bool) {
         "no initial master\n{}",
         logs(&nodes)
     );
-    nodes.push(Node::start(&lab, 1, &confs[1], vip));
+    nodes.push(Node::start(&lab, 1, &confs[1], &nginx_conf(vip)));
     std::thread::sleep(Duration::from_secs(1));
 
     let stop_client = Arc::new(AtomicBool::new(false));
@@ -257,7 +222,7 @@ fn load_through_failovers(preempt: bool) {
         windows.push((killed, Instant::now() + MARGIN));
         std::thread::sleep(Duration::from_secs(1));
         let restored = Instant::now();
-        nodes[master] = Node::start(&lab, master, &confs[master], vip);
+        nodes[master] = Node::start(&lab, master, &confs[master], &nginx_conf(vip));
         let alone = drift_testkit::wait_until(BOUND, Duration::from_millis(2), || {
             watch
                 .segments(restored, Instant::now())

@@ -11,51 +11,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::proxy_node::ProxyNode as Node;
 use common::{drop_stale_vip, holders, wait_holders, Instance, NameServer, NAME_PORT};
-use drift_testkit::{skip_unless_root, wait_until, ChildGuard, Lab, Signal};
+use drift_testkit::{skip_unless_root, wait_until, Lab, Signal};
 
 const DRIFT: &str = env!("CARGO_BIN_EXE_drift");
 const PROXY_PORT: u16 = 80;
-
-/// Both config files of one node, removed on drop (after the process: declared first).
-struct Node {
-    child: ChildGuard,
-    _dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn start(lab: &Lab, host: usize, keepalived_conf: &str, nginx_conf: &str) -> Node {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let k = dir.path().join("keepalived.conf");
-        let n = dir.path().join("nginx.conf");
-        std::fs::write(&k, keepalived_conf).unwrap_or_else(|e| panic!("write: {e}"));
-        std::fs::write(&n, nginx_conf).unwrap_or_else(|e| panic!("write: {e}"));
-        let (k, n) = (path_str(&k), path_str(&n));
-        let args = [
-            "run",
-            "-f",
-            &k,
-            "-l",
-            "debug",
-            "--proxy",
-            &n,
-            "--proxy-workers",
-            "1",
-        ];
-        let child = lab
-            .spawn(host, DRIFT, &args)
-            .unwrap_or_else(|e| panic!("spawn drift in host {host}: {e}"));
-        Node { child, _dir: dir }
-    }
-
-    fn logs(&self) -> String {
-        self.child.logs()
-    }
-
-    fn nginx_path(&self) -> PathBuf {
-        self._dir.path().join("nginx.conf")
-    }
-}
 
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()

@@ -6,6 +6,7 @@
 //! flags, log wording) is made once.
 #![allow(dead_code)]
 
+pub mod proxy_node;
 pub mod raw_vrrp;
 pub mod scenario;
 pub mod service;
