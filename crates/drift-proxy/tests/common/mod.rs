@@ -1,6 +1,8 @@
 //! Test backends and clients, all on 127.0.0.1 with ephemeral ports.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use bytes::Bytes;
 use drift_proxy::{check_str, Proxy, ProxyHandle};
 use http_body_util::{BodyExt, Full, StreamBody};

@@ -1,0 +1,162 @@
+//! Connection lifetimes on both sides: client `Connection: close` and HTTP/1.0, upstream
+//! keep-alive reuse, and upstream connections that close at awkward moments.
+
+use super::{proxy, Upstream, BOTH};
+use crate::common::raw::{get, ok, RawBackend, Step, Wire};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connection_close_gets_its_response_then_the_proxy_closes() {
+    for up in BOTH {
+        let be = RawBackend::fixed(&ok("bye")).await;
+        let (_h, addr) = proxy(&be, up, "").await;
+        let mut c = Wire::connect(addr).await;
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .await;
+        let r = c.expect_response().await;
+        assert_eq!((r.status(), r.body_text().as_str()), (200, "bye"), "{up:?}");
+        assert_eq!(c.closed().await, Ok(()), "{up:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_request_without_keep_alive_is_answered_and_closed() {
+    for up in BOTH {
+        let be = RawBackend::fixed(&ok("old")).await;
+        let (_h, addr) = proxy(&be, up, "").await;
+        let mut c = Wire::connect(addr).await;
+        c.send(b"GET /old HTTP/1.0\r\nHost: t\r\n\r\n").await;
+        let r = c.expect_response().await;
+        assert_eq!((r.status(), r.body_text().as_str()), (200, "old"), "{up:?}");
+        // An HTTP/1.0 client cannot decode chunked (RFC 9112 §7.1).
+        assert!(!r.chunked, "{up:?}: {r}");
+        assert_eq!(c.closed().await, Ok(()), "{up:?}");
+        // The upstream request is HTTP/1.1 from the proxy, whatever the client spoke.
+        let m = be.only_request();
+        assert_eq!(m.start, "GET /old HTTP/1.1", "{up:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sequential_requests_share_one_pooled_upstream_connection() {
+    let be = RawBackend::start(|ctx, _| vec![Step::Write(ok(&ctx.conn.to_string()))]).await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    for i in 0..20 {
+        c.send(&get(&format!("/{i}"))).await;
+        assert_eq!(c.expect_response().await.status(), 200);
+    }
+    assert_eq!(be.accepts(), 1, "20 sequential requests, pooled");
+    let pooled = be.requests().iter().all(|(ctx, m)| {
+        ctx.conn == 1 && m.all("connection").is_empty() && m.start.ends_with("HTTP/1.1")
+    });
+    assert!(pooled, "{:?}", be.requests());
+
+    // Without keepalive, each request opens (and closes) its own upstream connection.
+    let be = RawBackend::fixed(&ok("x")).await;
+    let (_h, addr) = proxy(&be, Upstream::Fresh, "").await;
+    let mut c = Wire::connect(addr).await;
+    for i in 0..5 {
+        c.send(&get(&format!("/{i}"))).await;
+        assert_eq!(c.expect_response().await.status(), 200);
+    }
+    assert_eq!(be.accepts(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_backend_closed_while_idle_is_not_an_error() {
+    // The backend answers once per connection and then closes it (its keepalive_timeout).
+    let be = RawBackend::start(|ctx, _| {
+        vec![Step::Write(ok(&format!("conn {}", ctx.conn))), Step::Close]
+    })
+    .await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    for i in 1..=3 {
+        c.send(&get("/")).await;
+        let r = c.expect_response().await;
+        assert_eq!((r.status(), r.body_text()), (200, format!("conn {i}")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_on_a_pooled_connection_closed_under_it_is_retried_on_a_fresh_one() {
+    // The first connection answers one request, then closes on reading the second one
+    // without answering: the race a pooled connection loses against the backend's timeout.
+    let be = RawBackend::start(|ctx, m| match (ctx.conn, ctx.nth) {
+        (1, 1) => vec![Step::Write(ok("first"))],
+        (1, _) => vec![Step::Close],
+        _ => vec![Step::Write(ok(&format!("fresh {}", m.target())))],
+    })
+    .await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    c.send(&get("/1")).await;
+    assert_eq!(c.expect_response().await.body_text(), "first");
+    c.send(&get("/2")).await;
+    let r = c.expect_response().await;
+    assert_eq!(
+        (r.status(), r.body_text().as_str()),
+        (200, "fresh /2"),
+        "{r}"
+    );
+    assert_eq!(be.accepts(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_connection_close_does_not_end_the_client_keep_alive() {
+    let be = RawBackend::start(|ctx, _| {
+        let body = format!("conn {}", ctx.conn);
+        vec![
+            Step::Write(
+                format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes(),
+            ),
+            Step::Close,
+        ]
+    })
+    .await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    for i in 1..=3 {
+        c.send(&get("/")).await;
+        let r = c.expect_response().await;
+        assert_eq!(
+            (r.status(), r.body_text()),
+            (200, format!("conn {i}")),
+            "{r}"
+        );
+        let conn = r.all("connection").join(",").to_ascii_lowercase();
+        assert!(!conn.contains("close"), "upstream's close relayed: {r}");
+    }
+    assert_eq!(be.accepts(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodiless_responses_leave_the_pooled_upstream_connection_reusable() {
+    let be = RawBackend::start(|_, m| {
+        let head: &[u8] = match (m.method(), m.target()) {
+            ("HEAD", _) => b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+            (_, "/204") => b"HTTP/1.1 204 No Content\r\n\r\n",
+            (_, "/304") => b"HTTP/1.1 304 Not Modified\r\n\r\n",
+            _ => return vec![Step::Write(ok("body"))],
+        };
+        vec![Step::Write(head.to_vec())]
+    })
+    .await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    for _ in 0..3 {
+        c.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert_eq!(c.final_response(true).await.1.status(), 200);
+        for (path, st) in [("/204", 204), ("/304", 304), ("/", 200)] {
+            c.send(&get(path)).await;
+            assert_eq!(c.expect_response().await.status(), st);
+        }
+    }
+    assert_eq!(be.accepts(), 1, "12 requests, pooled");
+}
