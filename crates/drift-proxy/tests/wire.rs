@@ -11,6 +11,8 @@ mod connections;
 mod failures;
 #[path = "wire/headers.rs"]
 mod headers;
+#[path = "wire/malformed.rs"]
+mod malformed;
 #[path = "wire/requests.rs"]
 mod requests;
 #[path = "wire/responses.rs"]

@@ -160,3 +160,53 @@ async fn bodiless_responses_leave_the_pooled_upstream_connection_reusable() {
     }
     assert_eq!(be.accepts(), 1, "12 requests, pooled");
 }
+
+/// An HTTP/1.0 client cannot decode chunked (RFC 9112 §7.1): a chunked upstream body reaches
+/// it close-delimited (or with a length), never chunked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_client_never_gets_a_chunked_body() {
+    for up in BOTH {
+        let be = RawBackend::fixed(
+            &[
+                &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                &crate::common::raw::chunked(b"made of several chunks", 5),
+            ]
+            .concat(),
+        )
+        .await;
+        let (_h, addr) = proxy(&be, up, "").await;
+        let mut c = Wire::connect(addr).await;
+        c.send(b"GET / HTTP/1.0\r\nHost: t\r\n\r\n").await;
+        let r = c.expect_response().await;
+        assert!(
+            !r.chunked && r.header("transfer-encoding").is_none(),
+            "{up:?}: {r}"
+        );
+        assert_eq!(r.body_text(), "made of several chunks", "{up:?}");
+        assert_eq!(c.closed().await, Ok(()), "{up:?}");
+    }
+}
+
+/// HTTP/1.0 keep-alive is optional for a server, but the answer must match what happens: a
+/// response that says `Connection: keep-alive` keeps the connection, one that does not closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_keep_alive_request_is_kept_alive_only_if_the_response_says_so() {
+    let be = RawBackend::fixed(&ok("ten")).await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    let req = b"GET / HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n";
+    c.send(req).await;
+    let r = c.expect_response().await;
+    assert_eq!(r.body_text(), "ten");
+    let kept = r
+        .all("connection")
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("keep-alive"));
+    if kept {
+        assert!(r.header("content-length").is_some(), "{r}");
+        c.send(req).await;
+        assert_eq!(c.expect_response().await.body_text(), "ten");
+    } else {
+        assert_eq!(c.closed().await, Ok(()));
+    }
+}

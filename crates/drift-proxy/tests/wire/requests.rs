@@ -5,15 +5,21 @@ use super::{proxy, Upstream, BOTH};
 use crate::common::raw::{chunked, get, ok, pattern, Message, RawBackend, Step, Wire};
 use std::time::Duration;
 
-/// Answers every request with `METHOD TARGET BODY-LENGTH`, so order and bodies can be checked.
+/// Answers every request with `METHOD TARGET BODY-LENGTH`, so order and bodies can be checked;
+/// targets starting with `/slow` are answered after 300 ms.
 async fn echo() -> RawBackend {
     RawBackend::start(|_, m| {
-        vec![Step::Write(ok(&format!(
+        let answer = Step::Write(ok(&format!(
             "{} {} {}",
             m.method(),
             m.target(),
             m.body.len()
-        )))]
+        )));
+        if m.target().starts_with("/slow") {
+            vec![Step::Pause(Duration::from_millis(300)), answer]
+        } else {
+            vec![answer]
+        }
     })
     .await
 }
@@ -46,8 +52,14 @@ async fn three_pipelined_requests_in_one_write_get_three_responses_in_order() {
             let r = c.expect_response().await;
             assert_eq!((r.status(), r.body_text().as_str()), (200, want), "{up:?}");
         }
+        // A slow first answer must not let a quicker later one overtake it.
+        c.send(&[get("/slow1"), get("/fast2")].concat()).await;
+        for want in ["GET /slow1 0", "GET /fast2 0"] {
+            let r = c.expect_response().await;
+            assert_eq!((r.status(), r.body_text().as_str()), (200, want), "{up:?}");
+        }
         let seen: Vec<String> = be.requests().iter().map(|(_, m)| m.start.clone()).collect();
-        assert_eq!(seen.len(), 6, "{up:?}: {seen:?}");
+        assert_eq!(seen.len(), 8, "{up:?}: {seen:?}");
         assert!(be.errors().is_empty(), "{:?}", be.errors());
     }
 }
