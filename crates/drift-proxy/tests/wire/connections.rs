@@ -210,3 +210,55 @@ async fn an_http_1_0_keep_alive_request_is_kept_alive_only_if_the_response_says_
         assert_eq!(c.closed().await, Ok(()));
     }
 }
+
+/// The handshake passes with its Upgrade/Connection fields, then bytes flow both ways raw; a
+/// declined upgrade (a plain 200) leaves an ordinary keep-alive connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_relays_the_101_then_raw_bytes_and_a_declined_one_stays_http() {
+    let be = RawBackend::start(|_, m| match m.target() {
+        "/ws" => vec![
+            Step::Write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc=\r\n\r\n"
+                    .to_vec(),
+            ),
+            Step::Echo,
+        ],
+        _ => vec![Step::Write(ok("plain"))],
+    })
+    .await;
+    let (_h, addr) = proxy(&be, Upstream::Pooled, "").await;
+    let mut c = Wire::connect(addr).await;
+    let hs = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    };
+    c.send(hs("/declined").as_bytes()).await;
+    assert_eq!(c.expect_response().await.body_text(), "plain", "declined");
+    c.send(hs("/ws").as_bytes()).await;
+    let (_, r) = c.final_response(false).await;
+    assert_eq!(r.status(), 101, "{r}");
+    assert_eq!(r.header("upgrade"), Some("websocket"), "{r}");
+    assert_eq!(r.header("sec-websocket-accept"), Some("abc="), "{r}");
+    let at_backend = be.requests();
+    let m = &at_backend[at_backend.len() - 1].1;
+    assert_eq!(m.header("upgrade"), Some("websocket"), "{m}");
+    assert_eq!(m.header("sec-websocket-key"), Some("k=="), "{m}");
+    let conn = m.all("connection").join(",").to_ascii_lowercase();
+    assert!(conn.contains("upgrade"), "{m}");
+    // Raw bytes now, including ones that look like HTTP: nothing parses them any more.
+    for msg in [
+        &b"\x81\x05hello"[..],
+        b"GET / HTTP/1.1\r\n\r\n",
+        &[0u8; 3000],
+    ] {
+        c.send(msg).await;
+        let mut got = vec![0u8; msg.len()];
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read_exact(&mut c.stream, &mut got),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no echo"))
+        .unwrap_or_else(|e| panic!("echo: {e}"));
+        assert_eq!(got, msg);
+    }
+}

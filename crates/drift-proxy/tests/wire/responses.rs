@@ -126,7 +126,7 @@ async fn a_close_delimited_body_arrives_whole_and_validly_framed() {
 /// The upstream answers HEAD with the GET's headers, 204 and 304 with no body: the client gets
 /// exactly the head (a stray byte would break the next response's parse).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn head_204_and_304_responses_carry_no_body_and_keep_the_connection_usable() {
+async fn head_204_304_and_empty_responses_carry_no_body_and_keep_the_connection_usable() {
     for up in BOTH {
         let be = RawBackend::start(|_, m| {
             let head: &[u8] = match (m.method(), m.target()) {
@@ -135,6 +135,10 @@ async fn head_204_and_304_responses_carry_no_body_and_keep_the_connection_usable
                 }
                 (_, "/204") => b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
                 (_, "/304") => b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n",
+                (_, "/empty") => b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                (_, "/empty-chunked") => {
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                }
                 _ => return vec![Step::Write(ok("last"))],
             };
             vec![Step::Write(head.to_vec())]
@@ -160,6 +164,11 @@ async fn head_204_and_304_responses_carry_no_body_and_keep_the_connection_usable
         assert_eq!(r.status(), 304, "{up:?}: {r}");
         assert_eq!(r.header("etag"), Some("\"v1\""), "{up:?}: {r}");
         assert_eq!(r.header("transfer-encoding"), None, "{up:?}: {r}");
+        for path in ["/empty", "/empty-chunked"] {
+            c.send(&get(path)).await;
+            let r = c.expect_response().await;
+            assert_eq!((r.status(), r.body.len()), (200, 0), "{up:?}: {path}: {r}");
+        }
         c.send(&get("/last")).await;
         let r = c.expect_response().await;
         assert_eq!(

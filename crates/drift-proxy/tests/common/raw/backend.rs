@@ -17,6 +17,8 @@ pub enum Step {
     Pause(Duration),
     /// Closes the connection (a FIN: the request has been read completely).
     Close,
+    /// Echoes every later byte until the peer closes (after a `101 Switching Protocols`).
+    Echo,
 }
 
 /// Which request this is: accept number on the backend and position on that connection (both from 1).
@@ -82,6 +84,7 @@ impl RawBackend {
                                 }
                                 Step::Pause(d) => tokio::time::sleep(d).await,
                                 Step::Close => return,
+                                Step::Echo => return w.echo().await,
                             }
                         }
                     }

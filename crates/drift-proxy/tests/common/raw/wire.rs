@@ -334,7 +334,8 @@ impl Wire {
         Ok(Some(m))
     }
 
-    /// The final response, after any interim 1xx ones (returned too); panics on anything invalid.
+    /// The final response (or a 101), after any interim 1xx ones (returned too); panics on
+    /// anything invalid.
     pub async fn final_response(&mut self, to_head: bool) -> (Vec<Message>, Message) {
         let mut interim = Vec::new();
         loop {
@@ -343,7 +344,8 @@ impl Wire {
                 Ok(None) => panic!("connection closed before a response (interim: {interim:?})"),
                 Err(e) => panic!("invalid response: {e}"),
             };
-            if (100..200).contains(&m.status()) {
+            // 101 ends HTTP on the connection: it is the last response, not an interim one.
+            if (100..200).contains(&m.status()) && m.status() != 101 {
                 interim.push(m);
                 continue;
             }
@@ -371,6 +373,20 @@ impl Wire {
                 String::from_utf8_lossy(&self.buf)
             )),
             Err(e) => Err(format!("expected close: {e}")),
+        }
+    }
+
+    /// Writes back every byte received (already buffered ones first) until the peer closes:
+    /// the far end of an upgraded connection.
+    pub async fn echo(&mut self) {
+        loop {
+            let pending = std::mem::take(&mut self.buf);
+            if !pending.is_empty() && self.stream.write_all(&pending).await.is_err() {
+                return;
+            }
+            if !matches!(self.fill().await, Ok(n) if n > 0) {
+                return;
+            }
         }
     }
 
