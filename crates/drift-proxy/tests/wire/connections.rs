@@ -239,7 +239,9 @@ async fn an_upgrade_relays_the_101_then_raw_bytes_and_a_declined_one_stays_http(
     assert_eq!(r.header("upgrade"), Some("websocket"), "{r}");
     assert_eq!(r.header("sec-websocket-accept"), Some("abc="), "{r}");
     let at_backend = be.requests();
-    let m = &at_backend[at_backend.len() - 1].1;
+    let Some((_, m)) = at_backend.last() else {
+        panic!("no handshake at the backend")
+    };
     assert_eq!(m.header("upgrade"), Some("websocket"), "{m}");
     assert_eq!(m.header("sec-websocket-key"), Some("k=="), "{m}");
     let conn = m.all("connection").join(",").to_ascii_lowercase();

@@ -390,13 +390,9 @@ impl Wire {
         }
     }
 
-    /// Everything until the peer closes (or the read limit passes).
-    pub async fn rest(&mut self) -> Vec<u8> {
-        while let Ok(n) = self.fill().await {
-            if n == 0 {
-                break;
-            }
-        }
-        std::mem::take(&mut self.buf)
+    /// Everything until the peer closes; an error if it keeps the connection open.
+    pub async fn rest(&mut self) -> Result<Vec<u8>, String> {
+        while self.fill().await? > 0 {}
+        Ok(std::mem::take(&mut self.buf))
     }
 }
