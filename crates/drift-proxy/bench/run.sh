@@ -4,7 +4,13 @@
 # and proxy RSS, plus ratios to nginx. Everything binds 127.0.0.1 high ports; processes are
 # started with their own pid files/logs in a temp dir and stopped by pid.
 #
-# Usage: [ROUNDS=5] [NO_BUILD=1] crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
+# Usage: [ROUNDS=5] [NO_BUILD=1] [KEEPALIVE=128] crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
+#
+# KEEPALIVE is the upstream `keepalive N` of nginx and drift (HAProxy's `http-reuse always` keeps
+# every idle server connection). With N below the number of client connections, a proxy that
+# forwards faster than the backend answers has more than N requests at the backend at once and
+# closes (then reopens) the surplus connections on every burst: with N=64 and 100 clients,
+# drift made a connect for ~1 request in 5. Both ways are reported in README.
 set -euo pipefail
 WORKERS=${1:-1}
 DURATION=${2:-10s}
@@ -45,7 +51,7 @@ $2
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream be { server 127.0.0.1:$BACKEND; keepalive 64; keepalive_requests 1000000; }
+  upstream be { server 127.0.0.1:$BACKEND; keepalive ${KEEPALIVE:-128}; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$1;
     location / {

@@ -19,7 +19,7 @@ use drift_proxy::balance::{Attempt, Key};
 use drift_proxy::config::template::Var;
 use drift_proxy::config::{self, ProxyConfig};
 use drift_proxy::http::headers::{
-    finish_headers, render_set_headers, wants_upgrade, ConnInfo, ReqVars,
+    finish_headers, render_set_headers, wants_upgrade, ConnInfo, Fields, ReqVars,
 };
 use drift_proxy::http::pool::Pool;
 use drift_proxy::http::route::{upstream_path, Router, Site};
@@ -228,7 +228,7 @@ fn head(method: &Method, uri: &Uri, headers: HeaderMap, conn: &ConnInfo) {
         method: method.as_str(),
         path,
         query,
-        headers: &headers,
+        headers: Fields::Map(&headers),
         proxy_host: &route.loc.proxy_host,
     };
     // Every variable a config could name, the client-chosen ones included.

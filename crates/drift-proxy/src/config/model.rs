@@ -143,6 +143,13 @@ impl NextUpstream {
             ..Default::default()
         }
     }
+    /// Some response status is retried (then a response must be inspected before relaying).
+    pub fn on_status(&self) -> bool {
+        [500, 502, 503, 504, 403, 404, 429]
+            .into_iter()
+            .any(|s| self.retries_status(s))
+    }
+
     pub fn retries_status(&self, status: u16) -> bool {
         match status {
             500 => self.http_500,

@@ -15,20 +15,90 @@ pub struct ConnInfo {
     pub local: SocketAddr,
 }
 
+/// One header field of a request head parsed in place by the fast path: byte ranges of the
+/// name and value in the connection's read buffer (offsets, so the buffer can still grow while
+/// the head is in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: (u32, u32),
+    pub value: (u32, u32),
+}
+
+/// The client's header fields as either path holds them: hyper's map, or the fast path's
+/// spans over its read buffer. Variables and hash keys read both the same way.
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    Map(&'a HeaderMap),
+    Raw { buf: &'a [u8], fields: &'a [Field] },
+}
+
+impl<'a> Fields<'a> {
+    /// Values of every field named `name` (lowercase), in order; values that are not visible
+    /// ASCII are skipped, as `HeaderValue::to_str` does.
+    pub fn each(&self, name: &str, mut f: impl FnMut(&'a str)) {
+        match *self {
+            Fields::Map(h) => h
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .for_each(f),
+            Fields::Raw { buf, fields } => {
+                for fl in fields {
+                    if span(buf, fl.name).eq_ignore_ascii_case(name.as_bytes()) {
+                        if let Some(v) = visible(span(buf, fl.value)) {
+                            f(v)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn first(&self, name: &str) -> Option<&'a str> {
+        let mut first = None;
+        self.each(name, |v| {
+            first.get_or_insert(v);
+        });
+        first
+    }
+}
+
+/// The bytes of a span; an out-of-range span (impossible for spans made from the same
+/// buffer) reads as empty rather than panicking.
+pub fn span(buf: &[u8], (a, b): (u32, u32)) -> &[u8] {
+    buf.get(a as usize..b as usize).unwrap_or_default()
+}
+
+/// `Some` for a value of visible ASCII, spaces and tabs only (what `HeaderValue::to_str`
+/// accepts): the same values are usable on both paths.
+pub fn visible(v: &[u8]) -> Option<&str> {
+    if valid_value(v) && v.is_ascii() {
+        std::str::from_utf8(v).ok()
+    } else {
+        None
+    }
+}
+
+/// A header value that may be written to the wire: no control characters except tab (so no
+/// CR/LF header injection through a rendered `proxy_set_header` value).
+pub fn valid_value(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
 /// Request facts captured before the request is consumed.
 pub struct ReqVars<'a> {
     pub conn: &'a ConnInfo,
     pub method: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
+    pub headers: Fields<'a>,
     pub proxy_host: &'a str,
 }
 
 impl ReqVars<'_> {
     /// `$host`: Host header without port, lowercased (nginx falls back to server_name; we use the local address).
     fn host(&self, out: &mut String) {
-        match self.headers.get(HOST).and_then(|h| h.to_str().ok()) {
+        match self.headers.first("host") {
             Some(h) => {
                 let h = if h.starts_with('[') {
                     h.split_inclusive(']').next().unwrap_or(h)
@@ -59,16 +129,10 @@ impl ReqVars<'_> {
             Var::Host => self.host(out),
             Var::ProxyHost => out.push_str(self.proxy_host),
             Var::ProxyAddXForwardedFor => {
-                let prior: Vec<&str> = self
-                    .headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect();
-                for p in prior {
+                self.headers.each("x-forwarded-for", |p| {
                     out.push_str(p);
                     out.push_str(", ");
-                }
+                });
                 let _ = write!(out, "{}", self.conn.remote.ip());
             }
             Var::RequestUri => {
@@ -83,13 +147,12 @@ impl ReqVars<'_> {
             Var::Scheme => out.push_str("http"),
             Var::RequestMethod => out.push_str(self.method),
             Var::Http(name) => {
-                let vals: Vec<&str> = self
-                    .headers
-                    .get_all(name.as_str())
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect();
-                out.push_str(&vals.join(", "));
+                let mut sep = "";
+                self.headers.each(name, |v| {
+                    out.push_str(sep);
+                    out.push_str(v);
+                    sep = ", ";
+                });
             }
             Var::Arg(name) => {
                 let found = self.query.unwrap_or("").split('&').find_map(|kv| {
@@ -199,7 +262,8 @@ pub fn wants_upgrade(h: &HeaderMap) -> bool {
 
 /// Builds upstream request headers: client headers minus hop-by-hop, `Host: $proxy_host` (nginx
 /// default), then `proxy_set_header` values (an empty value removes the header, as in nginx).
-pub fn upstream_headers(
+#[cfg(test)]
+fn upstream_headers(
     h: HeaderMap,
     loc: &Location,
     vars: &ReqVars<'_>,
@@ -207,7 +271,9 @@ pub fn upstream_headers(
     pooled: bool,
 ) -> HeaderMap {
     let mut set = SetHeaders::new(loc);
-    set.host = HeaderValue::from_str(vars.proxy_host).ok();
+    if set.host.is_some() {
+        set.host = HeaderValue::from_str(vars.proxy_host).ok();
+    }
     let rendered = render_set_headers(&set, vars);
     finish_headers(h, &set, rendered, upgrade, pooled)
 }
@@ -215,6 +281,7 @@ pub fn upstream_headers(
 /// A location's `proxy_set_header` list and `Host` value, parsed once (per worker and
 /// reload) instead of per request: header names, and the values that use no variable.
 pub struct SetHeaders {
+    /// `Host: $proxy_host` (nginx's default), unless the list sets Host itself.
     host: Option<HeaderValue>,
     list: Vec<(HeaderName, SetValue)>,
 }
@@ -226,10 +293,12 @@ enum SetValue {
     Template(crate::config::template::Template),
 }
 
+static HOST_NAME: HeaderName = HOST;
+
 impl SetHeaders {
     pub fn new(loc: &Location) -> SetHeaders {
         use crate::config::template::Part;
-        let list = loc
+        let list: Vec<(HeaderName, SetValue)> = loc
             .set_headers
             .iter()
             .filter_map(|(name, t)| {
@@ -250,9 +319,41 @@ impl SetHeaders {
                 Some((n, v))
             })
             .collect();
-        SetHeaders {
-            host: HeaderValue::from_str(&loc.proxy_host).ok(),
-            list,
+        let host = if list.iter().any(|(n, _)| n == HOST) {
+            None
+        } else {
+            HeaderValue::from_str(&loc.proxy_host).ok()
+        };
+        SetHeaders { host, list }
+    }
+
+    /// True when this location sends its own value for the client header `name` (or removes
+    /// it), so the client's value is not forwarded.
+    pub fn overrides(&self, name: &[u8]) -> bool {
+        (self.host.is_some() && name.eq_ignore_ascii_case(b"host"))
+            || self
+                .list
+                .iter()
+                .any(|(n, _)| name.eq_ignore_ascii_case(n.as_str().as_bytes()))
+    }
+
+    /// Every header this location sends, in order, with this request's rendered values (from
+    /// [`render_set_headers`]); removed, empty and unwritable values are skipped.
+    pub fn each<'s>(&'s self, rendered: &'s [String], mut f: impl FnMut(&'s HeaderName, &'s [u8])) {
+        if let Some(v) = &self.host {
+            f(&HOST_NAME, v.as_bytes());
+        }
+        let mut rendered = rendered.iter();
+        for (n, v) in &self.list {
+            let value = match v {
+                SetValue::Remove => continue,
+                SetValue::Fixed(v) => v.as_bytes(),
+                SetValue::Template(_) => match rendered.next() {
+                    Some(s) if !s.is_empty() && valid_value(s.as_bytes()) => s.as_bytes(),
+                    _ => continue,
+                },
+            };
+            f(n, value);
         }
     }
 }
@@ -274,6 +375,9 @@ pub fn render_set_headers(set: &SetHeaders, vars: &ReqVars<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The upstream request's headers on the hyper path: the client's minus hop-by-hop and minus
+/// what the location sets, then the location's own (the fast path writes the same set from
+/// [`SetHeaders::overrides`] and [`SetHeaders::each`]).
 pub fn finish_headers(
     mut h: HeaderMap,
     set: &SetHeaders,
@@ -282,40 +386,28 @@ pub fn finish_headers(
     pooled: bool,
 ) -> HeaderMap {
     strip_hop_by_hop(&mut h, upgrade);
-    if let Some(v) = &set.host {
-        h.insert(HOST, v.clone());
+    if set.host.is_some() {
+        h.remove(HOST);
     }
     if upgrade {
         h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     } else if !pooled {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    let mut rendered = rendered.into_iter();
-    for (n, v) in &set.list {
-        let value = match v {
-            SetValue::Remove => None,
-            SetValue::Fixed(v) => Some(v.clone()),
-            SetValue::Template(_) => match rendered.next() {
-                Some(s) if s.is_empty() => None,
-                Some(s) => match HeaderValue::from_str(&s) {
-                    Ok(v) => Some(v),
-                    Err(_) => continue,
-                },
-                None => continue,
-            },
-        };
-        if upgrade && (n == CONNECTION || n == UPGRADE) {
-            continue;
-        }
-        match value {
-            None => {
-                h.remove(n);
-            }
-            Some(v) => {
-                h.insert(n.clone(), v);
-            }
+    // On an upgrade the handshake's own Connection/Upgrade win over proxy_set_header.
+    let kept = |n: &HeaderName| upgrade && (n == CONNECTION || n == UPGRADE);
+    for (n, _) in &set.list {
+        if !kept(n) {
+            h.remove(n);
         }
     }
+    set.each(&rendered, |n, v| {
+        if !kept(n) {
+            if let Ok(v) = HeaderValue::from_bytes(v) {
+                h.append(n.clone(), v);
+            }
+        }
+    });
     h
 }
 
@@ -398,7 +490,7 @@ mod tests {
             method: "GET",
             path: "/",
             query: None,
-            headers: &h,
+            headers: Fields::Map(&h),
             proxy_host: "backend",
         };
         let out = upstream_headers(h.clone(), &loc(&[]), &vars, false, false);
@@ -422,7 +514,7 @@ mod tests {
             method: "GET",
             path: "/a",
             query: Some("b=1"),
-            headers: &h,
+            headers: Fields::Map(&h),
             proxy_host: "u",
         };
         let l = loc(&[

@@ -2,9 +2,12 @@
 //! upstreams, streamed bodies, upgrades, slowloris and oversized-header defences.
 
 pub mod body;
+pub mod fast;
 pub mod headers;
 pub mod pool;
+mod prefixed;
 pub mod proxy;
+mod retry;
 pub mod route;
 mod upgrade;
 
@@ -15,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use route::Router;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -55,29 +59,48 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().unwrap_or(remote);
         let conn = ConnInfo { remote, local };
-        let limits = router.borrow().limits.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| proxy::handle(req, conn, Arc::clone(&router.borrow())));
-            let mut b = http1::Builder::new();
-            b.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                // hyper panics below 8 KiB; nginx's own minimum header buffer is 1 KiB + large buffers.
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .keep_alive(true)
-                // Copy head and body into one buffer and `write` it, instead of hyper's queue of
-                // buffers for `writev`: proxied messages are mostly small, and in 8 alternating
-                // A/B runs (wrk -c100, 1 worker, both sides flattened) user CPU per request fell
-                // from 9.7 to 8.2 µs on average, lower in every pair. Large bodies pay a memcpy.
-                .writev(false);
-            if let Err(e) = b
-                .serve_connection(TokioIo::new(tcp), svc)
-                .with_upgrades()
-                .await
-            {
-                tracing::debug!(%remote, error = %e, "client connection ended with error");
+            if fast_path_enabled() {
+                fast::serve_conn(tcp, conn, router).await;
+            } else {
+                serve_hyper(tcp, conn, router).await;
             }
             drop(permit);
         });
+    }
+}
+
+/// `DRIFT_HTTP_FAST=0` serves every connection with hyper alone: the reference behaviour, for
+/// comparison and as a way out should the fast path misbehave somewhere.
+fn fast_path_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("DRIFT_HTTP_FAST").map_or(true, |v| v != "0"))
+}
+
+/// One client connection served by hyper (the path for everything the fast path leaves).
+pub async fn serve_hyper<S>(io: S, conn: ConnInfo, router: watch::Receiver<Arc<Router>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = router.borrow().limits.clone();
+    let svc = service_fn(move |req| proxy::handle(req, conn, Arc::clone(&router.borrow())));
+    let mut b = http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper panics below 8 KiB; nginx's own minimum header buffer is 1 KiB + large buffers.
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true)
+        // Copy head and body into one buffer and `write` it, instead of hyper's queue of
+        // buffers for `writev`: proxied messages are mostly small, and in 8 alternating
+        // A/B runs (wrk -c100, 1 worker, both sides flattened) user CPU per request fell
+        // from 9.7 to 8.2 µs on average, lower in every pair. Large bodies pay a memcpy.
+        .writev(false);
+    if let Err(e) = b
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades()
+        .await
+    {
+        tracing::debug!(remote = %conn.remote, error = %e, "client connection ended with error");
     }
 }

@@ -28,13 +28,24 @@ pub type Sender = SendRequest<ReqBody>;
 
 pub struct Pool {
     idle: Vec<Mutex<Vec<Sender>>>,
+    /// The fast path's idle connections: plain sockets, no hyper client task behind them.
+    raw: Vec<Mutex<Vec<RawConn>>>,
     cap: usize,
+}
+
+/// An upstream connection the fast path owns outright: it writes requests and reads responses
+/// on it from the client's own task (no channel to a connection task), and keeps its read
+/// buffer with it so bytes are never lost between exchanges.
+pub struct RawConn {
+    pub tcp: TcpStream,
+    pub buf: bytes::BytesMut,
 }
 
 impl Pool {
     pub fn new(servers: usize, cap: usize) -> Self {
         Pool {
             idle: (0..servers).map(|_| Mutex::new(Vec::new())).collect(),
+            raw: (0..servers).map(|_| Mutex::new(Vec::new())).collect(),
             cap,
         }
     }
@@ -71,6 +82,33 @@ impl Pool {
         });
     }
 
+    /// The most recently used idle raw connection that is still open with nothing unread (a
+    /// server that closed it, or sent bytes nobody asked for, makes it unusable). The check is
+    /// `try_read`, which costs no system call while the socket has had no event.
+    pub fn checkout_raw(&self, idx: usize) -> Option<RawConn> {
+        let slot = self.raw.get(idx)?;
+        loop {
+            let mut c = slot.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            let mut probe = [0u8; 1];
+            if matches!(c.tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            {
+                c.buf.clear();
+                return Some(c);
+            }
+        }
+    }
+
+    /// Keeps a raw connection whose last response was read exactly to its end (LIFO; surplus
+    /// is closed).
+    pub fn put_raw(&self, idx: usize, c: RawConn) {
+        if let Some(slot) = self.raw.get(idx) {
+            let mut idle = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < self.cap {
+                idle.push(c);
+            }
+        }
+    }
+
     fn push(&self, idx: usize, s: Sender) {
         if let Some(slot) = self.idle.get(idx) {
             let mut idle = slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,6 +117,25 @@ impl Pool {
             }
         }
     }
+}
+
+/// TCP connect within `timeout` (nginx `proxy_connect_timeout`), Nagle off.
+async fn dial(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => return Err(ConnectError::Timeout(addr, timeout)),
+        Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
+        Ok(Ok(t)) => t,
+    };
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Opens a plain upstream connection for the fast path.
+pub async fn connect_raw(addr: SocketAddr, timeout: Duration) -> Result<RawConn, ConnectError> {
+    Ok(RawConn {
+        tcp: dial(addr, timeout).await?,
+        buf: bytes::BytesMut::with_capacity(8192),
+    })
 }
 
 /// Opens an upstream connection. `send_timeout` is nginx's `proxy_send_timeout`: the longest
@@ -90,14 +147,8 @@ pub async fn connect(
     timeout: Duration,
     send_timeout: Duration,
 ) -> Result<Sender, ConnectError> {
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Err(_) => return Err(ConnectError::Timeout(addr, timeout)),
-        Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
-        Ok(Ok(t)) => t,
-    };
-    let _ = tcp.set_nodelay(true);
     let io = SendTimeout {
-        inner: tcp,
+        inner: dial(addr, timeout).await?,
         limit: send_timeout,
         blocked: None,
     };

@@ -2,9 +2,10 @@
 
 use super::body::{BoxError, PoolSlot, ReqBody, RespBody, REPLAYABLE_BODY_MAX};
 use super::headers::{
-    finish_headers, render_set_headers, strip_hop_by_hop, wants_upgrade, ConnInfo, ReqVars,
+    finish_headers, render_set_headers, strip_hop_by_hop, wants_upgrade, ConnInfo, Fields, ReqVars,
 };
 use super::pool::{connect, ConnectError, Sender};
+use super::retry::{verdict, Budget, FailKind};
 use super::route::{upstream_path, Route, Router};
 use super::upgrade::relay_upgrade;
 use crate::balance::{Attempt, Key};
@@ -14,14 +15,17 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// nginx-style error page, so clients and monitoring see familiar bodies.
-pub fn error_response(status: StatusCode) -> Response<ProxyBody> {
+pub fn error_page(status: StatusCode) -> String {
     let reason = status.canonical_reason().unwrap_or("");
-    let body = format!("<html>\r\n<head><title>{0} {1}</title></head>\r\n<body>\r\n<center><h1>{0} {1}</h1></center>\r\n<hr><center>drift</center>\r\n</body>\r\n</html>\r\n", status.as_u16(), reason);
+    format!("<html>\r\n<head><title>{0} {1}</title></head>\r\n<body>\r\n<center><h1>{0} {1}</h1></center>\r\n<hr><center>drift</center>\r\n</body>\r\n</html>\r\n", status.as_u16(), reason)
+}
+
+pub fn error_response(status: StatusCode) -> Response<ProxyBody> {
+    let body = error_page(status);
     let mut r = Response::new(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed());
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -33,8 +37,8 @@ pub fn error_response(status: StatusCode) -> Response<ProxyBody> {
 
 /// RFC 9110 §9.2.2 methods that are not idempotent; nginx never resends these unless
 /// `proxy_next_upstream non_idempotent` is set.
-fn idempotent(m: &Method) -> bool {
-    !(m == Method::POST || m == Method::PATCH || m.as_str() == "LOCK")
+pub fn idempotent_method(m: &str) -> bool {
+    !matches!(m, "POST" | "PATCH" | "LOCK")
 }
 
 enum Src {
@@ -91,7 +95,7 @@ pub async fn handle(
         method: parts.method.as_str(),
         path,
         query,
-        headers: &parts.headers,
+        headers: Fields::Map(&parts.headers),
         proxy_host: &route.loc.proxy_host,
     };
     let up = &route.upstream;
@@ -120,18 +124,10 @@ pub async fn handle(
         Ok(s) => s,
         Err(status) => return Ok(error_response(status)),
     };
-    let may_resend = idempotent(&method) || route.loc.next_upstream.non_idempotent;
+    let may_resend = idempotent_method(method.as_str()) || route.loc.next_upstream.non_idempotent;
     let next = route.loc.next_upstream;
-    let limit = if route.loc.next_upstream_tries == 0 {
-        u32::MAX
-    } else {
-        route.loc.next_upstream_tries
-    };
-    let started = Instant::now();
-    let give_up_at = (!route.loc.next_upstream_timeout.is_zero())
-        .then(|| started + route.loc.next_upstream_timeout);
+    let mut budget = Budget::new(&route.loc);
     let mut at = Attempt::default();
-    let mut tries = 0u32;
     let mut fallback: Option<Response<ProxyBody>> = None;
 
     loop {
@@ -139,8 +135,7 @@ pub async fn handle(
             tracing::debug!(upstream = %up.name, "no live upstreams");
             return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
         };
-        tries += 1;
-        let more = tries < limit && give_up_at.is_none_or(|t| Instant::now() < t);
+        let more = budget.next();
         let head = Head {
             method: &method,
             uri: &target,
@@ -179,21 +174,13 @@ pub async fn handle(
                 return Ok(fallback.unwrap_or_else(|| error_response(StatusCode::BAD_GATEWAY)));
             }
             Err(f) => {
-                let (allowed, status) = match &f {
-                    Failure::BodyGone => (false, StatusCode::BAD_GATEWAY),
-                    Failure::Connect(ConnectError::Timeout(..)) => {
-                        (next.timeout, StatusCode::GATEWAY_TIMEOUT)
-                    }
-                    Failure::Connect(_) => (next.error, StatusCode::BAD_GATEWAY),
-                    Failure::Timeout => (
-                        next.timeout && may_resend && src.replayable(),
-                        StatusCode::GATEWAY_TIMEOUT,
-                    ),
-                    Failure::Error(_) => (
-                        next.error && may_resend && src.replayable(),
-                        StatusCode::BAD_GATEWAY,
-                    ),
+                let kind = match &f {
+                    Failure::Connect(ConnectError::Timeout(..)) => FailKind::ConnectTimeout,
+                    Failure::Connect(_) => FailKind::Connect,
+                    Failure::Timeout => FailKind::Timeout,
+                    Failure::Error(_) | Failure::BodyGone => FailKind::Error,
                 };
+                let (allowed, status) = verdict(&next, kind, may_resend && src.replayable());
                 match &f {
                     Failure::Connect(e) => {
                         tracing::warn!(upstream = %up.name, error = %e, "upstream connect failed")
