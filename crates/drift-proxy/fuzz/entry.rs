@@ -3,12 +3,12 @@
 //! (`fuzz/seeds/<target>/*`) through the same functions, so a fixed finding stays fixed in
 //! plain `cargo test`. Only drift-proxy's public API is used (this file is compiled into both).
 //!
-//! hyper parses the request line and headers; what is drift's own is everything after that:
-//! virtual-server and location choice by Host and path, hop-by-hop removal, `$variable`
-//! expansion for `proxy_set_header` and `hash` keys (X-Forwarded-For building included), the
-//! upstream URI rewrite and the balancer's use of the key. `http_head` drives exactly those
-//! functions with heads hyper would accept; `http_conn` pushes raw bytes through a real hyper
-//! server connection running drift's service over an in-memory stream.
+//! Drift's own HTTP code: the fast path's request-head parsing and classification, virtual-server
+//! and location choice by Host and path, hop-by-hop removal, `$variable` expansion for
+//! `proxy_set_header` and `hash` keys (X-Forwarded-For building included), the upstream URI
+//! rewrite and the balancer's use of the key. `http_head` drives those functions with heads
+//! hyper would accept; `http_conn` pushes raw bytes through a client connection served exactly
+//! as the proxy serves one (fast path, handing over to hyper) over an in-memory stream.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -102,11 +102,13 @@ http {
         hash $request_uri$http_x_key$arg_id consistent;
         server 127.0.0.1:1;
         server 127.0.0.1:2 weight=3;
+        keepalive 4;
     }
     upstream plain {
         hash $host$uri$args;
         server 127.0.0.1:3;
         server 127.0.0.1:4 max_fails=0;
+        keepalive 4;
     }
     upstream ip {
         ip_hash;
@@ -331,8 +333,8 @@ fn every_var(h: &HeaderMap, query: Option<&str>) -> Vec<Var> {
     v
 }
 
-/// Raw bytes from a client through a real hyper HTTP/1 server connection (built like
-/// `http::serve` builds it) running drift's service, over an in-memory duplex stream; the client
+/// Raw bytes from a client through a client connection served as `http::serve` serves it (the
+/// fast path, handing over to hyper for what it leaves), over an in-memory duplex stream; the client
 /// half-closes after writing. Properties: no panic; the connection finishes (no hang); whatever
 /// comes back is HTTP/1.x responses.
 pub fn http_conn(data: &[u8]) {
@@ -344,22 +346,8 @@ pub fn http_conn(data: &[u8]) {
     let reply = rt.block_on(async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let svc = hyper::service::service_fn(move |req| {
-            drift_proxy::http::proxy::handle(req, conn, Arc::clone(router()))
-        });
-        let serve = tokio::spawn(async move {
-            let mut b = hyper::server::conn::http1::Builder::new();
-            let limits = &router().limits;
-            b.timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .keep_alive(true)
-                .writev(false);
-            let _ = b
-                .serve_connection(hyper_util::rt::TokioIo::new(server), svc)
-                .with_upgrades()
-                .await;
-        });
+        let (_keep, routes) = tokio::sync::watch::channel(Arc::clone(router()));
+        let serve = tokio::spawn(drift_proxy::http::fast::serve_conn(server, conn, routes));
         let mut reply = Vec::new();
         let io = async {
             let _ = client.write_all(data).await;
@@ -391,4 +379,83 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .unwrap_or_else(|e| panic!("runtime: {e}"))
     })
+}
+
+/// An upstream's bytes as the fast path reads them: the response head (1xx skipped) rewritten
+/// for the client, then a chunked body's end found by the scanner. First byte: request was HEAD
+/// (bit 0), client closes (bit 1), where to split the body (rest). Properties: no panic; a head
+/// that parses is rewritten into a valid HTTP/1.1 head with at most one framing field and no
+/// hop-by-hop field; the chunk scanner finds the same end however the body is split.
+pub fn http_response(data: &[u8]) {
+    use drift_proxy::http::fast::chunked::ChunkScanner;
+    use drift_proxy::http::fast::response::{parse, Framing, RespParsed};
+    let Some((&sel, mut buf)) = data.split_first() else {
+        return;
+    };
+    let mut out = Vec::new();
+    let head = loop {
+        out.clear();
+        match parse(buf, sel & 1 != 0, sel & 2 != 0, &mut out) {
+            RespParsed::Interim(n) => {
+                assert!(
+                    n > 0 && n <= buf.len(),
+                    "interim length {n} of {}",
+                    buf.len()
+                );
+                buf = &buf[n..];
+            }
+            RespParsed::Ready(h) => break h,
+            RespParsed::Partial | RespParsed::Bad => return,
+        }
+    };
+    assert!(head.len <= buf.len());
+    let mut fields = [httparse::EMPTY_HEADER; 300];
+    let mut resp = httparse::Response::new(&mut fields);
+    let n = match resp.parse(&out) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => panic!(
+            "rewritten head does not parse: {other:?} {:?}",
+            String::from_utf8_lossy(&out)
+        ),
+    };
+    assert_eq!(n, out.len(), "one head, nothing after it");
+    assert_eq!(resp.version, Some(1));
+    let count = |name: &str| {
+        resp.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
+    };
+    assert!(
+        count("content-length") + count("transfer-encoding") <= 1,
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    for hop in [
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+    ] {
+        let allowed = usize::from(hop == "connection" && sel & 2 != 0);
+        assert!(
+            count(hop) <= allowed,
+            "{hop} relayed: {:?}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    if head.framing == Framing::Chunked {
+        let body = &buf[head.len..];
+        let whole = ChunkScanner::default().scan(body);
+        let cut = usize::from(sel >> 2).min(body.len());
+        let mut s = ChunkScanner::default();
+        let split = match s.scan(&body[..cut]) {
+            Ok(Some(end)) => Ok(Some(end)),
+            Ok(None) => s.scan(&body[cut..]).map(|e| e.map(|e| e + cut)),
+            Err(e) => Err(e),
+        };
+        assert_eq!(whole, split, "split at {cut}");
+    }
 }

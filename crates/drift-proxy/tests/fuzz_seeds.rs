@@ -1,6 +1,7 @@
 //! Replays every committed fuzz seed and regression (`fuzz/seeds/<target>/*`) through the fuzz
 //! targets' own bodies (`fuzz/entry.rs`): the nginx grammar, drift's request-head handling,
-//! and raw bytes through a hyper connection serving drift's proxy. A fixed finding stays fixed
+//! raw bytes through a client connection served as the proxy serves it, and upstream response
+//! heads and chunked bodies as the fast path reads them. A fixed finding stays fixed
 //! in plain `cargo test`; CI does not run the fuzzers themselves (see `.ci/fuzz`).
 
 #[path = "../fuzz/entry.rs"]
@@ -44,4 +45,9 @@ fn the_fuzz_front_config_is_accepted_so_the_http_targets_reach_drifts_code() {
     entry::nginx_config(entry::CONF.as_bytes());
     let cfg = drift_proxy::config::check_str("front", entry::CONF);
     assert!(cfg.is_ok(), "{cfg:?}");
+}
+
+#[test]
+fn every_http_response_seed_passes_the_fuzz_target() {
+    assert!(replay("http_response", entry::http_response) >= 4);
 }

@@ -90,6 +90,7 @@ where
         .header_read_timeout(limits.header_read_timeout)
         // hyper panics below 8 KiB; nginx's own minimum header buffer is 1 KiB + large buffers.
         .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(fast::MAX_FIELDS)
         .keep_alive(true)
         // Copy head and body into one buffer and `write` it, instead of hyper's queue of
         // buffers for `writev`: proxied messages are mostly small, and in 8 alternating

@@ -153,6 +153,7 @@ pub async fn connect(
         blocked: None,
     };
     let (sender, conn) = Builder::new()
+        .max_headers(super::fast::MAX_FIELDS)
         // Flattened writes: see `serve` in http/mod.rs (same measurement).
         .writev(false)
         .handshake(TokioIo::new(io))

@@ -73,6 +73,19 @@ pub async fn handle(
     conn: ConnInfo,
     router: Arc<Router>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    // RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host (nginx: 400 "client sent
+    // duplicate host header" / "no host"); two could route by one name and serve the other.
+    if req.version() == Version::HTTP_11
+        && req.headers().get_all(http::header::HOST).iter().count() != 1
+    {
+        let mut r = error_response(StatusCode::BAD_REQUEST);
+        // A request this broken ends the connection, as nginx's 400s do.
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        return Ok(r);
+    }
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -316,6 +329,11 @@ fn relay(
     upgrade: bool,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
+    // RFC 9112 §6.3: with Transfer-Encoding the length is the chunked framing's (hyper read
+    // it so); a Content-Length beside it is stale and must not reach the client.
+    if parts.headers.contains_key(http::header::TRANSFER_ENCODING) {
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+    }
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let body = match lease {
         Some((l, slot)) => RespBody::new(body, l, slot, route.loc.read_timeout).boxed(),

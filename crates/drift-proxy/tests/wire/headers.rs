@@ -212,7 +212,6 @@ async fn ninety_header_fields_pass_in_both_directions() {
 /// nginx limits header bytes (large_client_header_buffers 4 8k, proxy_buffer_size 4k|8k), not
 /// fields: 150 short fields (about 1.7 KB) pass through it both ways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug (nginx parity): 100-field cap: 150 short request fields get 431, 150 upstream response fields give 502"]
 async fn a_hundred_and_fifty_short_header_fields_pass_like_nginx() {
     fields_pass_both_ways(150).await;
 }

@@ -5,8 +5,10 @@
 
 use crate::http::headers::Field;
 
-/// httparse needs a fixed array; hyper's own limit is 100 fields too (more is a 431 there).
-pub const MAX_FIELDS: usize = 100;
+/// Fields per head. nginx limits bytes, not fields (150 short fields pass it); hyper is set to
+/// the same number, so both paths agree. The array is left uninitialised until parsed, so its
+/// size costs nothing per request.
+pub const MAX_FIELDS: usize = 256;
 
 /// What the fast path needs of one request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +43,9 @@ pub enum Parsed {
 
 /// Parses the head at the start of `buf`; on `Ready`, `fields` holds its header fields.
 pub fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Parsed {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut req = httparse::Request::new(&mut raw);
-    let len = match req.parse(buf) {
+    let mut raw = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut raw) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::Hyper,
@@ -67,11 +69,13 @@ pub fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Parsed {
         has_hop: false,
     };
     let mut lengths = 0;
+    let mut hosts = 0;
     fields.clear();
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         match classify(name) {
             Kind::Plain => {}
+            Kind::Host => hosts += 1,
             Kind::Hop => head.has_hop = true,
             Kind::Hyper => return Parsed::Hyper,
             Kind::ContentLength => {
@@ -97,11 +101,16 @@ pub fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Parsed {
             value: at(h.value),
         });
     }
+    // RFC 9112 §3.2: exactly one Host (hyper's path answers 400 otherwise, as nginx does).
+    if hosts != 1 {
+        return Parsed::Hyper;
+    }
     Parsed::Ready(head)
 }
 
 enum Kind {
     Plain,
+    Host,
     /// Not forwarded (RFC 9110 §7.6.1 and the de-facto ones).
     Hop,
     Connection,
@@ -116,6 +125,7 @@ fn classify(n: &[u8]) -> Kind {
     let is = |s: &str| n.eq_ignore_ascii_case(s.as_bytes());
     match n.len() {
         2 if is("te") => Kind::Hop,
+        4 if is("host") => Kind::Host,
         6 if is("expect") => Kind::Hyper,
         7 if is("upgrade") => Kind::Hyper,
         7 if is("trailer") => Kind::Hop,
@@ -133,10 +143,12 @@ fn classify(n: &[u8]) -> Kind {
 
 /// True for a hop-by-hop field name, or one the message's Connection field lists.
 pub fn is_hop(name: &[u8], connection_values: &[&[u8]]) -> bool {
-    !matches!(classify(name), Kind::Plain | Kind::ContentLength)
-        || connection_values
-            .iter()
-            .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(name)))
+    !matches!(
+        classify(name),
+        Kind::Plain | Kind::Host | Kind::ContentLength
+    ) || connection_values
+        .iter()
+        .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(name)))
 }
 
 /// Comma-separated tokens of a field value, trimmed, empty ones skipped.
@@ -193,15 +205,15 @@ mod tests {
 
     #[test]
     fn connection_close_and_hop_fields_are_noted() {
-        let (h, _) = ready(b"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n");
+        let (h, _) = ready(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n");
         assert!(h.close && h.has_hop);
-        let (h, _) = ready(b"GET / HTTP/1.1\r\nTE: trailers\r\n\r\n");
+        let (h, _) = ready(b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n");
         assert!(h.has_hop && !h.close);
     }
 
     #[test]
     fn a_content_length_body_is_served_and_its_length_read() {
-        let (h, _) = ready(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n");
+        let (h, _) = ready(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n");
         assert_eq!(h.content_length, 12);
     }
 
@@ -223,6 +235,8 @@ mod tests {
             b"GARBAGE\r\n\r\n",
             b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
             b"\x00\x01\x02\xff\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         ] {
             assert_eq!(
                 verdict(req),
@@ -235,7 +249,7 @@ mod tests {
 
     #[test]
     fn more_fields_than_the_array_go_to_hyper() {
-        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        let mut req = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
         for i in 0..=MAX_FIELDS {
             req.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
         }

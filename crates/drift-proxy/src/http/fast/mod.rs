@@ -13,11 +13,13 @@
 //! malformed or oversized heads (hyper answers 400/431 as before), locations without an
 //! upstream pool or with `proxy_next_upstream http_*`.
 
-mod chunked;
+pub mod chunked;
 mod date;
 mod exchange;
 mod head;
-mod response;
+pub mod response;
+
+pub use head::MAX_FIELDS;
 
 use super::body::REPLAYABLE_BODY_MAX;
 use super::headers::{render_set_headers, span, ConnInfo, Field, Fields, ReqVars};

@@ -40,9 +40,12 @@ pub enum RespParsed {
 /// client's response head to `out`. `head_req`: the request was HEAD. `client_close`: the
 /// client connection ends after this response.
 pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) -> RespParsed {
-    let mut raw = [httparse::EMPTY_HEADER; super::head::MAX_FIELDS];
-    let mut resp = httparse::Response::new(&mut raw);
-    let len = match resp.parse(buf) {
+    let mut raw = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() };
+        super::head::MAX_FIELDS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return RespParsed::Partial,
         Err(_) => return RespParsed::Bad,
