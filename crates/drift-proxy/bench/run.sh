@@ -11,6 +11,10 @@
 # forwards faster than the backend answers has more than N requests at the backend at once and
 # closes (then reopens) the surplus connections on every burst: with N=64 and 100 clients,
 # drift made a connect for ~1 request in 5. Both ways are reported in README.
+#
+# PIN=1 gives the proxies CPU 1 and wrk plus the backend CPU 0 (needs 2+ cores). The `cpu%`
+# column (proxy CPU time / wall time) then shows whether the proxy or the load generator is the
+# limit: a proxy well under 100% of its core is waiting for wrk and the backend.
 set -euo pipefail
 WORKERS=${1:-1}
 DURATION=${2:-10s}
@@ -86,6 +90,7 @@ backend be
   server s1 127.0.0.1:$BACKEND
 CONF
 
+if [ -n "${PIN:-}" ]; then GEN=(taskset -c 0) PROXY=(taskset -c 1); else GEN=() PROXY=(); fi
 start_bg() { "$@" > "$TMP/$(basename "$1").$RANDOM.out" 2>&1 & LAST=$!; PIDS+=("$LAST"); }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 rss_kib() { # sum VmRSS over a pid and its children
@@ -96,11 +101,11 @@ rss_kib() { # sum VmRSS over a pid and its children
   echo $total
 }
 
-start_bg nginx -e "$TMP/backend.err" -p "$TMP" -c "$TMP/backend.conf" -g "daemon off;"
+start_bg "${GEN[@]}" nginx -e "$TMP/backend.err" -p "$TMP" -c "$TMP/backend.conf" -g "daemon off;"
 wait_port $BACKEND
-start_bg nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g "daemon off;"; NGINX_PID=$LAST
-start_bg haproxy -db -f "$TMP/haproxy.cfg"; HAPROXY_PID=$LAST
-start_bg "$DRIFT_BIN" proxy -c "$TMP/drift.conf" -w "$WORKERS"; DRIFT_PID=$LAST
+start_bg "${PROXY[@]}" nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g "daemon off;"; NGINX_PID=$LAST
+start_bg "${PROXY[@]}" haproxy -db -f "$TMP/haproxy.cfg"; HAPROXY_PID=$LAST
+start_bg "${PROXY[@]}" "$DRIFT_BIN" proxy -c "$TMP/drift.conf" -w "$WORKERS"; DRIFT_PID=$LAST
 wait_port $NGINX; wait_port $HAPROXY; wait_port $DRIFT
 
 # Check every proxy answers "ok" before measuring.
@@ -126,21 +131,25 @@ ticks() {
 TCK=$(getconf CLK_TCK)
 ROUNDS=${ROUNDS:-5}
 run() { # name port pid: one measured run; one line "rps p50 p99 usr sys rss" appended to $TMP/res-NAME
-  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
+  "${GEN[@]}" wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$2/" >/dev/null   # warm-up
   local u0 s0 u1 s1 n out
   read -r u0 s0 < <(ticks "$3")
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+  local t0 t1
+  t0=$(date +%s.%N)
+  out=$("${GEN[@]}" wrk -t2 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/")
+  t1=$(date +%s.%N)
   read -r u1 s1 < <(ticks "$3")
   n=$(echo "$out" | awk '/requests in/{print $1}')
   echo "$out" >> "$TMP/wrk-$1.txt"
   if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "WARNING: $1 had errors" >&2; echo "$out" >&2; fi
-  printf '%s %s %s %s %s %s\n' \
+  printf '%s %s %s %s %s %s %s\n' \
     "$(echo "$out" | awk '/Requests\/sec/{print $2}')" \
     "$(to_ms "$(echo "$out" | awk '$1=="50%"{print $2}')")" \
     "$(to_ms "$(echo "$out" | awk '$1=="99%"{print $2}')")" \
     "$(echo "($u1 - $u0) * 1000000 / $TCK / $n" | bc -l)" \
     "$(echo "($s1 - $s0) * 1000000 / $TCK / $n" | bc -l)" \
-    "$(rss_kib "$3")" >> "$TMP/res-$1"
+    "$(rss_kib "$3")" \
+    "$(echo "($u1 - $u0 + $s1 - $s0) * 100 / $TCK / ($t1 - $t0)" | bc -l)" >> "$TMP/res-$1"
   echo "  $1: $(tail -1 "$TMP/res-$1")" >&2
 }
 median() { # file column -> median
@@ -162,15 +171,16 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo
 echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
+echo "upstream keepalive ${KEEPALIVE:-128}${PIN:+; pinned: proxies on CPU 1, wrk and backend on CPU 0}"
 echo "wrk -t2 -c$CONNS -d$DURATION, $ROUNDS interleaved rounds (medians), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
 echo "load average before: $LOAD0 after: $LOAD1"
-printf '%-8s %12s %10s %10s %10s %10s %10s %12s %12s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req
+printf '%-8s %12s %10s %10s %10s %10s %10s %12s %12s %8s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req cpu%
 NR=$(median "$TMP/res-nginx" 1); NP99=$(median "$TMP/res-nginx" 3)
 for n in nginx haproxy drift; do
   f="$TMP/res-$n"
   rps=$(median "$f" 1); p99=$(median "$f" 3)
-  printf '%-8s %12.0f %10.2f %10.2f %10.1f %10.2f %10.2f %12.1f %12.1f\n' "$n" "$rps" "$(median "$f" 2)" "$p99" \
+  printf '%-8s %12.0f %10.2f %10.2f %10.1f %10.2f %10.2f %12.1f %12.1f %8.0f\n' "$n" "$rps" "$(median "$f" 2)" "$p99" \
     "$(echo "$(median "$f" 6) / 1024" | bc -l)" "$(echo "$rps / $NR" | bc -l)" "$(echo "$p99 / $NP99" | bc -l)" \
-    "$(median "$f" 4)" "$(median "$f" 5)"
+    "$(median "$f" 4)" "$(median "$f" 5)" "$(median "$f" 7)"
 done
 echo "per-round drift/nginx req/s ratios: $(paste -d' ' <(awk '{print $1}' "$TMP/res-drift") <(awk '{print $1}' "$TMP/res-nginx") | awk '{printf "%.2f ", $1/$2}')"
