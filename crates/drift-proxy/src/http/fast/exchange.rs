@@ -4,6 +4,7 @@
 //! to the pool.
 
 use super::chunked::ChunkScanner;
+use super::deadline::Deadline;
 use super::response::{self, Framing, RespHead, RespParsed};
 use crate::http::pool::{connect_raw, ConnectError, RawConn};
 use crate::http::retry::FailKind;
@@ -66,6 +67,7 @@ pub async fn attempt<C: AsyncWrite + Unpin>(
     req: &Req<'_>,
     out: &mut Vec<u8>,
     client: &mut C,
+    timer: &mut Deadline,
 ) -> Result<Relayed, Failure> {
     let loc = &route.loc;
     let (mut up, mut reused) = match route.pool.checkout_raw(idx) {
@@ -73,7 +75,7 @@ pub async fn attempt<C: AsyncWrite + Unpin>(
         None => (connect_raw(addr, loc.connect_timeout).await?, false),
     };
     let head = loop {
-        match request(&mut up, req, loc.send_timeout, loc.read_timeout, out).await {
+        match request(&mut up, req, loc.send_timeout, loc.read_timeout, out, timer).await {
             Ok(h) => break h,
             // A kept-alive connection the server closed while idle: not the server's fault
             // and nothing was processed, so once more on a fresh connection.
@@ -84,7 +86,7 @@ pub async fn attempt<C: AsyncWrite + Unpin>(
             Err(e) => return Err(e),
         }
     };
-    let relayed = relay(&mut up, &head, loc.read_timeout, out, client).await;
+    let relayed = relay(&mut up, &head, loc.read_timeout, out, client, timer).await;
     if relayed.upstream_reusable && !head.upstream_close && up.buf.is_empty() {
         route.pool.put_raw(idx, up);
     }
@@ -101,11 +103,24 @@ async fn request(
     send_timeout: Duration,
     read_timeout: Duration,
     out: &mut Vec<u8>,
+    timer: &mut Deadline,
 ) -> Result<RespHead, Failure> {
-    match tokio::time::timeout(send_timeout, up.tcp.write_all(req.bytes)).await {
-        Err(_) => return Err(Failure::Timeout),
-        Ok(Err(e)) => return Err(Failure::Io(e)),
-        Ok(Ok(())) => {}
+    // Usually the whole request fits the socket buffer: one write, no timer.
+    let sent = match up.tcp.try_write(req.bytes) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(Failure::Io(e)),
+    };
+    if sent < req.bytes.len() {
+        let at = tokio::time::Instant::now() + send_timeout;
+        match timer
+            .run_until(at, up.tcp.write_all(&req.bytes[sent..]))
+            .await
+        {
+            None => return Err(Failure::Timeout),
+            Some(Err(e)) => return Err(Failure::Io(e)),
+            Some(Ok(())) => {}
+        }
     }
     loop {
         if !up.buf.is_empty() {
@@ -126,20 +141,26 @@ async fn request(
                 RespParsed::Partial => {}
             }
         }
-        fill(up, read_timeout, 8192).await?;
+        fill(up, read_timeout, 8192, timer).await?;
     }
 }
 
 /// Reads more of the upstream's bytes into its buffer.
-async fn fill(up: &mut RawConn, read_timeout: Duration, want: usize) -> Result<(), Failure> {
+async fn fill(
+    up: &mut RawConn,
+    read_timeout: Duration,
+    want: usize,
+    timer: &mut Deadline,
+) -> Result<(), Failure> {
     if up.buf.capacity() - up.buf.len() < want / 2 {
         up.buf.reserve(want);
     }
-    match tokio::time::timeout(read_timeout, up.tcp.read_buf(&mut up.buf)).await {
-        Err(_) => Err(Failure::Timeout),
-        Ok(Err(e)) => Err(Failure::Io(e)),
-        Ok(Ok(0)) => Err(Failure::Closed),
-        Ok(Ok(_)) => Ok(()),
+    let at = tokio::time::Instant::now() + read_timeout;
+    match timer.run_until(at, up.tcp.read_buf(&mut up.buf)).await {
+        None => Err(Failure::Timeout),
+        Some(Err(e)) => Err(Failure::Io(e)),
+        Some(Ok(0)) => Err(Failure::Closed),
+        Some(Ok(_)) => Ok(()),
     }
 }
 
@@ -156,6 +177,7 @@ async fn relay<C: AsyncWrite + Unpin>(
     read_timeout: Duration,
     out: &mut Vec<u8>,
     client: &mut C,
+    timer: &mut Deadline,
 ) -> Outcome {
     let broken = Outcome {
         client_ok: false,
@@ -180,7 +202,7 @@ async fn relay<C: AsyncWrite + Unpin>(
                 upstream_reusable: body.framing != Framing::UntilClose,
             };
         }
-        match fill(up, read_timeout, BODY_READ).await {
+        match fill(up, read_timeout, BODY_READ, timer).await {
             Ok(()) => {}
             Err(Failure::Closed) if body.framing == Framing::UntilClose => {
                 out.extend_from_slice(b"0\r\n\r\n");

@@ -15,6 +15,7 @@
 
 pub mod chunked;
 mod date;
+mod deadline;
 mod exchange;
 mod head;
 pub mod response;
@@ -45,6 +46,8 @@ where
     let mut fields: Vec<Field> = Vec::new();
     let mut req: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::new();
+    let mut client_timer = deadline::Deadline::new();
+    let mut upstream_timer = deadline::Deadline::new();
     loop {
         let r = Arc::clone(&router.borrow());
         // 1. A complete head, within client_header_timeout of starting to wait for it (the
@@ -61,8 +64,11 @@ where
             if rbuf.capacity() - rbuf.len() < 1024 {
                 rbuf.reserve(4096);
             }
-            match tokio::time::timeout_at(deadline, io.read_buf(&mut rbuf)).await {
-                Ok(Ok(n)) if n > 0 => {}
+            match client_timer
+                .run_until(deadline, io.read_buf(&mut rbuf))
+                .await
+            {
+                Some(Ok(n)) if n > 0 => {}
                 _ => return,
             }
         };
@@ -103,7 +109,16 @@ where
             head: is_head,
             client_close: head.close,
         };
-        let ok = proxy(&route, &key, &exchange, resendable, &mut out, &mut io).await;
+        let ok = proxy(
+            &route,
+            &key,
+            &exchange,
+            resendable,
+            &mut out,
+            &mut io,
+            &mut upstream_timer,
+        )
+        .await;
         if !ok || head.close {
             let _ = io.shutdown().await;
             return;
@@ -211,6 +226,7 @@ async fn proxy<C: AsyncWrite + Unpin>(
     resendable: bool,
     out: &mut Vec<u8>,
     client: &mut C,
+    timer: &mut deadline::Deadline,
 ) -> bool {
     let up = &route.upstream;
     let mut budget = Budget::new(&route.loc);
@@ -222,7 +238,7 @@ async fn proxy<C: AsyncWrite + Unpin>(
             return answer(client, out, last, req.client_close).await;
         };
         let more = budget.next();
-        match attempt(route, lease.idx, lease.addr(), req, out, client).await {
+        match attempt(route, lease.idx, lease.addr(), req, out, client, timer).await {
             Ok(r) => return r.client_ok,
             Err(f) => {
                 tracing::warn!(upstream = %up.name, server = %lease.addr(), error = %f, "upstream attempt failed");

@@ -58,8 +58,9 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
         100..=199 => return RespParsed::Interim(len),
         _ => {}
     }
-    // Connection values (at most a few fields in practice), and whether they name any field
-    // beyond keep-alive/close, which then has to be checked for every field.
+    // One look at each name (by length first); the second pass reuses it. Connection values
+    // (at most a few fields in practice) are kept in case they name fields to drop.
+    let mut kinds = [Kind::Other; super::head::MAX_FIELDS];
     let mut conn: [&[u8]; 4] = [b""; 4];
     let mut n_conn = 0;
     let mut listed = false;
@@ -67,36 +68,38 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
     let mut chunked = None;
     let mut length: Option<u64> = None;
     let mut has_date = false;
-    for h in resp.headers.iter() {
-        let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"connection") {
-            if n_conn == conn.len() {
-                return RespParsed::Bad;
-            }
-            conn[n_conn] = h.value;
-            n_conn += 1;
-            for t in tokens(h.value) {
-                if t.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if !t.eq_ignore_ascii_case(b"keep-alive") {
-                    listed = true;
+    for (h, k) in resp.headers.iter().zip(kinds.iter_mut()) {
+        *k = kind(h.name.as_bytes());
+        match k {
+            Kind::Connection => {
+                if n_conn == conn.len() {
+                    return RespParsed::Bad;
+                }
+                conn[n_conn] = h.value;
+                n_conn += 1;
+                for t in tokens(h.value) {
+                    if t.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if !t.eq_ignore_ascii_case(b"keep-alive") {
+                        listed = true;
+                    }
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // Only the last coding decides (RFC 9112 §6.3 rule 4).
-            chunked = Some(
-                tokens(h.value)
-                    .last()
-                    .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")),
-            );
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            match (parse_length(h.value), length) {
+            Kind::TransferEncoding => {
+                chunked = Some(
+                    tokens(h.value)
+                        .last()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")),
+                )
+            }
+            Kind::ContentLength => match (parse_length(h.value), length) {
                 (Some(n), None) => length = Some(n),
                 (Some(n), Some(m)) if n == m => {}
                 _ => return RespParsed::Bad,
-            }
-        } else if name.eq_ignore_ascii_case(b"date") {
-            has_date = true;
+            },
+            Kind::Date => has_date = true,
+            Kind::Hop | Kind::Other => {}
         }
     }
     let framing = if head_req || status == 204 || status == 304 {
@@ -118,23 +121,24 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
     out.push(b' ');
     out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    let conn = &conn[..if listed { n_conn } else { 0 }];
-    for h in resp.headers.iter() {
+    for (h, k) in resp.headers.iter().zip(kinds) {
         let name = h.name.as_bytes();
-        let framing_field = name.eq_ignore_ascii_case(b"content-length")
-            || name.eq_ignore_ascii_case(b"transfer-encoding");
-        if framing_field || is_hop(name, conn) {
-            continue;
+        let keep = match k {
+            Kind::Other | Kind::Date => !(listed && is_hop(name, &conn[..n_conn])),
+            _ => false,
+        };
+        if keep {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value);
+            out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
     }
     match (framing, length) {
         (Framing::Length(n), _) | (Framing::Empty, Some(n)) => {
-            use std::io::Write;
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         (Framing::Chunked | Framing::UntilClose, _) => {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
@@ -154,6 +158,50 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
         framing,
         upstream_close,
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Other,
+    Date,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+    /// Not relayed (RFC 9110 §7.6.1 and the de-facto ones).
+    Hop,
+}
+
+/// By length first, so most names are rejected by one compare.
+fn kind(n: &[u8]) -> Kind {
+    let is = |s: &str| n.eq_ignore_ascii_case(s.as_bytes());
+    match n.len() {
+        2 if is("te") => Kind::Hop,
+        4 if is("date") => Kind::Date,
+        7 if is("upgrade") || is("trailer") => Kind::Hop,
+        10 if is("connection") => Kind::Connection,
+        10 if is("keep-alive") => Kind::Hop,
+        14 if is("content-length") => Kind::ContentLength,
+        16 if is("proxy-connection") => Kind::Hop,
+        17 if is("transfer-encoding") => Kind::TransferEncoding,
+        18 if is("proxy-authenticate") => Kind::Hop,
+        19 if is("proxy-authorization") => Kind::Hop,
+        _ => Kind::Other,
+    }
+}
+
+/// Appends `n` in decimal without going through `fmt`.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// A status code's three digits (httparse guarantees 100..=999).
@@ -303,6 +351,15 @@ mod tests {
             ),
             RespParsed::Partial
         );
+    }
+
+    #[test]
+    fn decimals_are_written_like_format() {
+        for n in [0, 7, 10, 1234, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 
     #[test]
