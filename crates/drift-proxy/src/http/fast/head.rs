@@ -3,6 +3,7 @@
 //! the connection to hyper". Anything unusual goes to hyper, whose answers (400, 431, 100
 //! Continue, upgrades, chunked bodies, HTTP/1.0) are the proxy's reference behaviour.
 
+use super::names::{self, Name};
 use crate::http::headers::Field;
 
 /// Fields per head. nginx limits bytes, not fields (150 short fields pass it); hyper is set to
@@ -73,19 +74,21 @@ pub fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Parsed {
     fields.clear();
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
-        match classify(name) {
-            Kind::Plain => {}
-            Kind::Host => hosts += 1,
-            Kind::Hop => head.has_hop = true,
-            Kind::Hyper => return Parsed::Hyper,
-            Kind::ContentLength => {
+        match names::name(name) {
+            Name::Other | Name::Date => {}
+            Name::Host => hosts += 1,
+            Name::Hop => head.has_hop = true,
+            Name::TransferEncoding | Name::Upgrade | Name::Expect | Name::Http2Settings => {
+                return Parsed::Hyper
+            }
+            Name::ContentLength => {
                 lengths += 1;
                 match parse_length(h.value) {
                     Some(n) if lengths == 1 => head.content_length = n,
                     _ => return Parsed::Hyper,
                 }
             }
-            Kind::Connection => {
+            Name::Connection => {
                 head.has_hop = true;
                 for t in tokens(h.value) {
                     if t.eq_ignore_ascii_case(b"close") {
@@ -106,49 +109,6 @@ pub fn parse(buf: &[u8], fields: &mut Vec<Field>) -> Parsed {
         return Parsed::Hyper;
     }
     Parsed::Ready(head)
-}
-
-enum Kind {
-    Plain,
-    Host,
-    /// Not forwarded (RFC 9110 §7.6.1 and the de-facto ones).
-    Hop,
-    Connection,
-    ContentLength,
-    /// Framing or protocol changes the fast path does not do: Transfer-Encoding, Upgrade,
-    /// Expect (100-continue), and HTTP/2's settings field.
-    Hyper,
-}
-
-/// By length first, so most names are rejected by one compare.
-fn classify(n: &[u8]) -> Kind {
-    let is = |s: &str| n.eq_ignore_ascii_case(s.as_bytes());
-    match n.len() {
-        2 if is("te") => Kind::Hop,
-        4 if is("host") => Kind::Host,
-        6 if is("expect") => Kind::Hyper,
-        7 if is("upgrade") => Kind::Hyper,
-        7 if is("trailer") => Kind::Hop,
-        10 if is("connection") => Kind::Connection,
-        10 if is("keep-alive") => Kind::Hop,
-        14 if is("content-length") => Kind::ContentLength,
-        14 if is("http2-settings") => Kind::Hyper,
-        16 if is("proxy-connection") => Kind::Hop,
-        17 if is("transfer-encoding") => Kind::Hyper,
-        18 if is("proxy-authenticate") => Kind::Hop,
-        19 if is("proxy-authorization") => Kind::Hop,
-        _ => Kind::Plain,
-    }
-}
-
-/// True for a hop-by-hop field name, or one the message's Connection field lists.
-pub fn is_hop(name: &[u8], connection_values: &[&[u8]]) -> bool {
-    !matches!(
-        classify(name),
-        Kind::Plain | Kind::Host | Kind::ContentLength
-    ) || connection_values
-        .iter()
-        .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case(name)))
 }
 
 /// Comma-separated tokens of a field value, trimmed, empty ones skipped.
@@ -255,14 +215,6 @@ mod tests {
         }
         req.extend_from_slice(b"\r\n");
         assert_eq!(verdict(&req), Parsed::Hyper);
-    }
-
-    #[test]
-    fn hop_names_include_those_listed_in_connection() {
-        assert!(is_hop(b"Keep-Alive", &[]));
-        assert!(is_hop(b"x-secret", &[b"keep-alive, X-Secret"]));
-        assert!(!is_hop(b"x-ok", &[b"keep-alive, X-Secret"]));
-        assert!(!is_hop(b"content-length", &[]));
     }
 
     #[test]

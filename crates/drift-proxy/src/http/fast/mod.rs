@@ -18,6 +18,7 @@ mod date;
 mod deadline;
 mod exchange;
 mod head;
+mod names;
 pub mod response;
 
 pub use head::MAX_FIELDS;
@@ -31,8 +32,9 @@ use super::route::{upstream_path, Route, Router};
 use crate::balance::{Attempt, Key};
 use bytes::{Buf, BytesMut};
 use exchange::{attempt, Req};
-use head::{is_hop, Parsed, ReqHead};
+use head::{Parsed, ReqHead};
 use http::StatusCode;
+use names::is_hop;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;

@@ -2,7 +2,8 @@
 //! client gets: hop-by-hop fields dropped (RFC 9110 §7.6.1), the body's framing decided per
 //! RFC 9112 §6.3 and written once, `Date` added when the upstream sent none (RFC 9110 §6.6.1).
 
-use super::head::{is_hop, parse_length, tokens};
+use super::head::{parse_length, tokens};
+use super::names::{self, is_hop, Name};
 
 /// How the response body is delimited on the upstream connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
     }
     // One look at each name (by length first); the second pass reuses it. Connection values
     // (at most a few fields in practice) are kept in case they name fields to drop.
-    let mut kinds = [Kind::Other; super::head::MAX_FIELDS];
+    let mut kinds = [Name::Other; super::head::MAX_FIELDS];
     let mut conn: [&[u8]; 4] = [b""; 4];
     let mut n_conn = 0;
     let mut listed = false;
@@ -69,9 +70,9 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
     let mut length: Option<u64> = None;
     let mut has_date = false;
     for (h, k) in resp.headers.iter().zip(kinds.iter_mut()) {
-        *k = kind(h.name.as_bytes());
+        *k = names::name(h.name.as_bytes());
         match k {
-            Kind::Connection => {
+            Name::Connection => {
                 if n_conn == conn.len() {
                     return RespParsed::Bad;
                 }
@@ -86,20 +87,20 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
                 }
             }
             // Only the last coding decides (RFC 9112 §6.3 rule 4).
-            Kind::TransferEncoding => {
+            Name::TransferEncoding => {
                 chunked = Some(
                     tokens(h.value)
                         .last()
                         .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")),
                 )
             }
-            Kind::ContentLength => match (parse_length(h.value), length) {
+            Name::ContentLength => match (parse_length(h.value), length) {
                 (Some(n), None) => length = Some(n),
                 (Some(n), Some(m)) if n == m => {}
                 _ => return RespParsed::Bad,
             },
-            Kind::Date => has_date = true,
-            Kind::Hop | Kind::Other => {}
+            Name::Date => has_date = true,
+            _ => {}
         }
     }
     let framing = if head_req || status == 204 || status == 304 {
@@ -124,7 +125,10 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
     for (h, k) in resp.headers.iter().zip(kinds) {
         let name = h.name.as_bytes();
         let keep = match k {
-            Kind::Other | Kind::Date => !(listed && is_hop(name, &conn[..n_conn])),
+            // A request's fields in a response are relayed as any other field.
+            Name::Other | Name::Date | Name::Host | Name::Expect | Name::Http2Settings => {
+                !(listed && is_hop(name, &conn[..n_conn]))
+            }
             _ => false,
         };
         if keep {
@@ -158,35 +162,6 @@ pub fn parse(buf: &[u8], head_req: bool, client_close: bool, out: &mut Vec<u8>) 
         framing,
         upstream_close,
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Other,
-    Date,
-    Connection,
-    ContentLength,
-    TransferEncoding,
-    /// Not relayed (RFC 9110 §7.6.1 and the de-facto ones).
-    Hop,
-}
-
-/// By length first, so most names are rejected by one compare.
-fn kind(n: &[u8]) -> Kind {
-    let is = |s: &str| n.eq_ignore_ascii_case(s.as_bytes());
-    match n.len() {
-        2 if is("te") => Kind::Hop,
-        4 if is("date") => Kind::Date,
-        7 if is("upgrade") || is("trailer") => Kind::Hop,
-        10 if is("connection") => Kind::Connection,
-        10 if is("keep-alive") => Kind::Hop,
-        14 if is("content-length") => Kind::ContentLength,
-        16 if is("proxy-connection") => Kind::Hop,
-        17 if is("transfer-encoding") => Kind::TransferEncoding,
-        18 if is("proxy-authenticate") => Kind::Hop,
-        19 if is("proxy-authorization") => Kind::Hop,
-        _ => Kind::Other,
-    }
 }
 
 /// Appends `n` in decimal without going through `fmt`.
