@@ -246,10 +246,7 @@ fn head(method: &Method, uri: &Uri, headers: HeaderMap, conn: &ConnInfo) {
         "X-Forwarded-For {s:?} does not end with the client"
     );
     let up = &route.upstream;
-    let mut key_buf = String::new();
-    if let Some(t) = &up.hash_key {
-        t.render(&mut key_buf, |v, o| vars.value(v, o));
-    }
+    let key_buf = vars.hash_key(up.hash_key.as_ref());
     let key = Key {
         client_ip: Some(conn.remote.ip()),
         hash: key_buf.as_bytes(),

@@ -96,6 +96,16 @@ pub struct ReqVars<'a> {
 }
 
 impl ReqVars<'_> {
+    /// The `hash` key of this request for an upstream group (empty without `hash`); the
+    /// balancer reads it with the client address (ip_hash).
+    pub fn hash_key(&self, key: Option<&crate::config::template::Template>) -> String {
+        let mut out = String::new();
+        if let Some(t) = key {
+            t.render(&mut out, |v, o| self.value(v, o));
+        }
+        out
+    }
+
     /// `$host`: Host header without port, lowercased (nginx falls back to server_name; we use the local address).
     fn host(&self, out: &mut String) {
         match self.headers.first("host") {

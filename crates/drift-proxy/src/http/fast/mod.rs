@@ -171,10 +171,7 @@ fn upstream_request(
         headers: Fields::Raw { buf, fields },
         proxy_host: &route.loc.proxy_host,
     };
-    let mut key_buf = String::new();
-    if let Some(t) = &route.upstream.hash_key {
-        t.render(&mut key_buf, |v, o| vars.value(v, o));
-    }
+    let key_buf = vars.hash_key(route.upstream.hash_key.as_ref());
     let rendered = render_set_headers(&route.set, &vars);
 
     req.clear();
