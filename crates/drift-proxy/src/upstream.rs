@@ -24,6 +24,8 @@ pub struct Upstream {
     pub hash_key: Option<Template>,
     pub health_check: Option<HealthCheck>,
     pub keepalive: usize,
+    /// See `UpstreamConfig::pipeline`.
+    pub pipeline: usize,
     pub metrics: Vec<ServerMetrics>,
     peers: Mutex<Peers>,
     healthy_tx: watch::Sender<bool>,
@@ -76,6 +78,7 @@ impl Upstream {
             hash_key,
             health_check: cfg.health_check.clone(),
             keepalive: cfg.keepalive,
+            pipeline: cfg.pipeline,
             peers: Mutex::new(peers),
             healthy_tx,
             events,

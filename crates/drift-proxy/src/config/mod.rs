@@ -103,6 +103,7 @@ fn implicit_upstream(
         }],
         balance: Balance::RoundRobin,
         keepalive: 0,
+        pipeline: 0,
         health_check: None,
     })
 }

@@ -89,6 +89,9 @@ pub struct UpstreamConfig {
     pub balance: Balance,
     /// `keepalive N`: idle upstream connections kept per server; 0 disables pooling (nginx default).
     pub keepalive: usize,
+    /// `pipeline N` (drift extension): most GET/HEAD requests written together on one upstream
+    /// connection; 0 or 1 = off. Needs `keepalive`.
+    pub pipeline: usize,
     pub health_check: Option<HealthCheck>,
 }
 

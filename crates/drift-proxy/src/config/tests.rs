@@ -230,3 +230,36 @@ fn listen_forms_are_understood() {
         .collect();
     assert_eq!(l, vec!["0.0.0.0:8080", "127.0.0.2:81", "[::1]:82"]);
 }
+
+#[test]
+fn pipeline_is_read_checked_and_needs_keepalive() {
+    let ok = check_str("t", "http { upstream u { server 127.0.0.1:9; keepalive 8; pipeline 16; } server { listen 1; location / { proxy_pass http://u; } } }");
+    let http = ok
+        .ok()
+        .and_then(|c| c.http)
+        .unwrap_or_else(|| panic!("failed"));
+    assert_eq!(http.upstreams[0].pipeline, 16);
+    let plain = check_str("t", "http { upstream u { server 127.0.0.1:9; keepalive 8; } server { listen 1; location / { proxy_pass http://u; } } }");
+    let http = plain
+        .ok()
+        .and_then(|c| c.http)
+        .unwrap_or_else(|| panic!("failed"));
+    assert_eq!(http.upstreams[0].pipeline, 0, "off unless asked for");
+
+    let e = errors("http { upstream u { server 127.0.0.1:9; pipeline 4; } server { listen 1; location / { proxy_pass http://u; } } }");
+    assert!(e.len() == 1 && e[0].contains("needs \"keepalive\""), "{e:?}");
+    let e = errors("http { upstream u { server 127.0.0.1:9; keepalive 8; pipeline 65; } server { listen 1; location / { proxy_pass http://u; } } }");
+    assert!(e.len() == 1 && e[0].contains("1 to 64"), "{e:?}");
+    let e = errors("http { upstream u { server 127.0.0.1:9; keepalive 8; pipeline x; } server { listen 1; location / { proxy_pass http://u; } } }");
+    assert_eq!(e.len(), 1, "{e:?}");
+}
+
+#[test]
+fn stream_upstreams_refuse_keepalive_and_pipeline_as_nginx_does() {
+    for d in ["keepalive 8;", "pipeline 4;"] {
+        let e = errors(&format!(
+            "stream {{ upstream u {{ server 127.0.0.1:9; {d} }} server {{ listen 1; proxy_pass u; }} }}"
+        ));
+        assert!(e.len() == 1 && e[0].contains("unknown directive"), "{d}: {e:?}");
+    }
+}

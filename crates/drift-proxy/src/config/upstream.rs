@@ -22,6 +22,7 @@ pub fn build_upstream(cx: &mut Ctx, d: &Directive, module: Module) -> Option<Ups
         servers: Vec::new(),
         balance: Balance::RoundRobin,
         keepalive: 0,
+        pipeline: 0,
         health_check: None,
     };
     for c in d.block.as_deref().unwrap_or_default() {
@@ -68,15 +69,37 @@ pub fn build_upstream(cx: &mut Ctx, d: &Directive, module: Module) -> Option<Ups
                     up.keepalive = n as usize;
                 }
             }
+            // drift extension: see http/fast/pipeline.rs.
+            "pipeline" if module == Module::Http && cx.shape(c, 1, 1, false) => {
+                match cx.num(&c.args[0], &c.args[0].text) {
+                    Some(n) if (1..=64).contains(&n) => up.pipeline = n as usize,
+                    Some(_) => cx.err(&c.args[0].span, "pipeline depth must be 1 to 64"),
+                    None => {}
+                }
+            }
             "keepalive_timeout" | "keepalive_requests" | "keepalive_time"
                 if module == Module::Http => {}
             "health_check" | "check" if cx.shape(c, 0, 10, false) => {
                 up.health_check = health_check(cx, c, module)
             }
             n if IGNORED.contains(&n) => {}
-            "least_conn" | "hash" | "random" | "keepalive" | "health_check" | "check" => {}
+            // nginx's stream upstreams have neither.
+            "keepalive" | "pipeline" if module == Module::Stream => {
+                cx.unknown(c, &format!("upstream \"{}\"", up.name))
+            }
+            "least_conn" | "hash" | "random" | "keepalive" | "pipeline" | "health_check"
+            | "check" => {}
             _ => cx.unknown(c, &format!("upstream \"{}\"", up.name)),
         }
+    }
+    if up.pipeline > 1 && up.keepalive == 0 {
+        cx.err(
+            &d.span,
+            format!(
+                "\"pipeline\" in upstream \"{}\" needs \"keepalive\" (requests are pipelined on kept-alive connections)",
+                up.name
+            ),
+        );
     }
     if up.servers.is_empty() {
         cx.err(

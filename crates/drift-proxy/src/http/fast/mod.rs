@@ -19,6 +19,7 @@ mod deadline;
 mod exchange;
 mod head;
 mod names;
+mod pipeline;
 pub mod response;
 
 pub use head::MAX_FIELDS;
@@ -101,6 +102,8 @@ where
         let (key_buf, resendable) =
             upstream_request(&mut req, &rbuf[..total], &head, &fields, &route, &conn);
         let is_head = head.is_head(&rbuf);
+        let pipelinable =
+            head.content_length == 0 && (is_head || span(&rbuf, head.method) == b"GET");
         rbuf.advance(total);
         let key = Key {
             client_ip: Some(conn.remote.ip()),
@@ -110,6 +113,7 @@ where
             bytes: &req,
             head: is_head,
             client_close: head.close,
+            pipelinable,
         };
         let ok = proxy(
             &route,
