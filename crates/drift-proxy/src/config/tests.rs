@@ -247,7 +247,10 @@ fn pipeline_is_read_checked_and_needs_keepalive() {
     assert_eq!(http.upstreams[0].pipeline, 0, "off unless asked for");
 
     let e = errors("http { upstream u { server 127.0.0.1:9; pipeline 4; } server { listen 1; location / { proxy_pass http://u; } } }");
-    assert!(e.len() == 1 && e[0].contains("needs \"keepalive\""), "{e:?}");
+    assert!(
+        e.len() == 1 && e[0].contains("needs \"keepalive\""),
+        "{e:?}"
+    );
     let e = errors("http { upstream u { server 127.0.0.1:9; keepalive 8; pipeline 65; } server { listen 1; location / { proxy_pass http://u; } } }");
     assert!(e.len() == 1 && e[0].contains("1 to 64"), "{e:?}");
     let e = errors("http { upstream u { server 127.0.0.1:9; keepalive 8; pipeline x; } server { listen 1; location / { proxy_pass http://u; } } }");
@@ -260,6 +263,9 @@ fn stream_upstreams_refuse_keepalive_and_pipeline_as_nginx_does() {
         let e = errors(&format!(
             "stream {{ upstream u {{ server 127.0.0.1:9; {d} }} server {{ listen 1; proxy_pass u; }} }}"
         ));
-        assert!(e.len() == 1 && e[0].contains("unknown directive"), "{d}: {e:?}");
+        assert!(
+            e.len() == 1 && e[0].contains("unknown directive"),
+            "{d}: {e:?}"
+        );
     }
 }

@@ -188,44 +188,49 @@ async fn lead<C: AsyncWrite + Unpin>(
             Err(e) => return Some(Err(e.into())),
         },
     };
-    let mut joiners = joiners.into_iter().peekable();
+    if let Err(e) = send(&mut up, &wire, loc.send_timeout, timer).await {
+        return Some(Err(e));
+    }
     let mut first = true;
-    while let Some(j) = joiners.peek() {
+    for j in joiners {
         let mut resp = Vec::new();
-        let r = match if first {
-            send(&mut up, &wire, loc.send_timeout, timer).await
-        } else {
-            Ok(())
-        } {
-            Ok(()) => {
-                whole(
-                    &mut up,
-                    j.head,
-                    j.client_close,
-                    loc.read_timeout,
-                    &mut resp,
-                    timer,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        match r {
-            Ok(true) => {
-                first = false;
-                if let Some(j) = joiners.next() {
-                    let _ = j.tx.send(resp);
+        let head = loop {
+            match read_head(
+                &mut up,
+                j.head,
+                j.client_close,
+                loc.read_timeout,
+                &mut resp,
+                timer,
+            )
+            .await
+            {
+                Ok(h) => break h,
+                // The pooled connection was closed while idle: the whole batch once more.
+                Err(Failure::Closed | Failure::Io(_)) if first && reused && up.buf.is_empty() => {
+                    up = match connect_raw(addr, loc.connect_timeout).await {
+                        Ok(c) => c,
+                        Err(e) => return Some(Err(e.into())),
+                    };
+                    reused = false;
+                    if let Err(e) = send(&mut up, &wire, loc.send_timeout, timer).await {
+                        return Some(Err(e));
+                    }
                 }
+                Err(_) => return None,
             }
-            // The pooled connection was closed while idle: the whole batch once more.
-            Err(Failure::Closed | Failure::Io(_)) if first && reused && up.buf.is_empty() => {
-                up = match connect_raw(addr, loc.connect_timeout).await {
-                    Ok(c) => c,
-                    Err(e) => return Some(Err(e.into())),
-                };
-                reused = false;
-            }
-            Ok(false) | Err(_) => return None,
+        };
+        first = false;
+        if body_whole(&mut up, &head, loc.read_timeout, &mut resp, timer)
+            .await
+            .is_err()
+        {
+            return None;
+        }
+        let _ = j.tx.send(resp);
+        if head.upstream_close {
+            // Delivered, but the server ends the connection here: the rest go alone.
+            return None;
         }
     }
     let head = match read_head(
@@ -250,26 +255,25 @@ async fn lead<C: AsyncWrite + Unpin>(
     }))
 }
 
-/// Reads one joiner's response whole into `resp`, client-ready. `Ok(true)`: complete, and the
-/// connection can carry the next response; anything else ends the batch.
-async fn whole(
+/// Reads a joiner's response body whole after its head in `resp`, client-ready. A body that
+/// is close-delimited, malformed or larger than [`pipeline::MAX_JOINER_RESPONSE`] ends the
+/// batch with this response undelivered.
+async fn body_whole(
     up: &mut RawConn,
-    head_req: bool,
-    client_close: bool,
+    head: &RespHead,
     read_timeout: Duration,
     resp: &mut Vec<u8>,
     timer: &mut Deadline,
-) -> Result<bool, Failure> {
-    let head = read_head(up, head_req, client_close, read_timeout, resp, timer).await?;
-    if head.upstream_close || head.framing == Framing::UntilClose {
-        return Ok(false);
+) -> Result<(), Failure> {
+    if head.framing == Framing::UntilClose {
+        return Err(Failure::Invalid);
     }
     let mut body = Body::new(head.framing);
     loop {
         match body.take(&mut up.buf, resp) {
-            Ok(true) => return Ok(true),
+            Ok(true) => return Ok(()),
             Ok(false) if resp.len() <= pipeline::MAX_JOINER_RESPONSE => {}
-            _ => return Ok(false),
+            _ => return Err(Failure::Invalid),
         }
         fill(up, read_timeout, BODY_READ, timer).await?;
     }

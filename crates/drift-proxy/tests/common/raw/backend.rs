@@ -26,6 +26,9 @@ pub enum Step {
 pub struct Ctx {
     pub conn: usize,
     pub nth: usize,
+    /// Bytes of a later request had already arrived when this one was read: the client
+    /// (the proxy) pipelined them.
+    pub pipelined: bool,
 }
 
 type Script = dyn Fn(Ctx, &Message) -> Vec<Step> + Send + Sync;
@@ -70,7 +73,11 @@ impl RawBackend {
                                 return;
                             }
                         };
-                        let ctx = Ctx { conn, nth };
+                        let ctx = Ctx {
+                            conn,
+                            nth,
+                            pipelined: w.buffered() > 0,
+                        };
                         let steps = script(ctx, &m);
                         seen.lock()
                             .unwrap_or_else(|p| p.into_inner())

@@ -155,6 +155,11 @@ impl Wire {
         self
     }
 
+    /// Bytes read from the socket and not yet parsed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     pub async fn connect(addr: SocketAddr) -> Wire {
         let s = TcpStream::connect(addr)
             .await
