@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: wrk against drift-proxy, nginx and HAProxy, each proxying to the same fast backend
 # (nginx `return 200 "ok"`) on loopback with upstream keep-alive. Prints req/s, p50/p99 latency
-# and proxy RSS, plus ratios to nginx. Everything binds 127.0.0.1 high ports; processes are
+# and proxy RSS, plus ratios to nginx. drift runs twice: as configured for nginx (the same file),
+# and `drift-pipe` with its `pipeline PIPELINE` upstream extension added. Everything binds 127.0.0.1 high ports; processes are
 # started with their own pid files/logs in a temp dir and stopped by pid.
 #
-# Usage: [ROUNDS=5] [NO_BUILD=1] [KEEPALIVE=128] crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
+# Usage: [ROUNDS=5] [NO_BUILD=1] [KEEPALIVE=128] [PIPELINE=16] crates/drift-proxy/bench/run.sh [WORKERS=1] [DURATION=10s] [CONNECTIONS=100]
 #
 # KEEPALIVE is the upstream `keepalive N` of nginx and drift (HAProxy's `http-reuse always` keeps
 # every idle server connection). With N below the number of client connections, a proxy that
@@ -31,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-BACKEND=19001 NGINX=19010 HAPROXY=19020 DRIFT=19030
+BACKEND=19001 NGINX=19010 HAPROXY=19020 DRIFT=19030 DRIFTP=19040
 
 # The product binary (`drift proxy`), not an example: its allocator and flags are what users run.
 [ -n "${NO_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -q -p drift --bin drift)
@@ -69,6 +70,8 @@ CONF
 }
 proxy_conf $NGINX "worker_processes $WORKERS; pid $TMP/nginx.pid; error_log $TMP/nginx.err;" > "$TMP/nginx.conf"
 proxy_conf $DRIFT "" > "$TMP/drift.conf"
+# drift-pipe: the same, plus drift's `pipeline` extension (off by default: see README).
+proxy_conf $DRIFTP "" | sed "s/keepalive ${KEEPALIVE:-128};/keepalive ${KEEPALIVE:-128}; pipeline ${PIPELINE:-16};/" > "$TMP/driftp.conf"
 # nginx closes a client connection after 1000 requests by default (drift and HAProxy do not):
 # lift that so wrk's connections stay open for every proxy alike.
 sed -i 's/access_log off;/access_log off; keepalive_requests 1000000;/' "$TMP/nginx.conf"
@@ -106,10 +109,11 @@ wait_port $BACKEND
 start_bg "${PROXY[@]}" nginx -e "$TMP/nginx.err" -p "$TMP" -c "$TMP/nginx.conf" -g "daemon off;"; NGINX_PID=$LAST
 start_bg "${PROXY[@]}" haproxy -db -f "$TMP/haproxy.cfg"; HAPROXY_PID=$LAST
 start_bg "${PROXY[@]}" "$DRIFT_BIN" proxy -c "$TMP/drift.conf" -w "$WORKERS"; DRIFT_PID=$LAST
-wait_port $NGINX; wait_port $HAPROXY; wait_port $DRIFT
+start_bg "${PROXY[@]}" "$DRIFT_BIN" proxy -c "$TMP/driftp.conf" -w "$WORKERS"; DRIFTP_PID=$LAST
+wait_port $NGINX; wait_port $HAPROXY; wait_port $DRIFT; wait_port $DRIFTP
 
 # Check every proxy answers "ok" before measuring.
-for port in $NGINX $HAPROXY $DRIFT; do
+for port in $NGINX $HAPROXY $DRIFT $DRIFTP; do
   body=$(curl -s "http://127.0.0.1:$port/")
   [ "$body" = ok ] || { echo "proxy on $port answered '$body'" >&2; exit 1; }
 done
@@ -158,12 +162,12 @@ median() { # file column -> median
 # Interleave: every round runs all three, rotating which goes first, so none always runs first
 # or last (other load on the machine changes over minutes). Medians over rounds are reported.
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-ORDER=(nginx haproxy drift)
-declare -A PORT=([nginx]=$NGINX [haproxy]=$HAPROXY [drift]=$DRIFT) PID=([nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [drift]=$DRIFT_PID)
+ORDER=(nginx haproxy drift drift-pipe)
+declare -A PORT=([nginx]=$NGINX [haproxy]=$HAPROXY [drift]=$DRIFT [drift-pipe]=$DRIFTP) PID=([nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [drift]=$DRIFT_PID [drift-pipe]=$DRIFTP_PID)
 for r in $(seq 0 $((ROUNDS - 1))); do
   echo "round $((r + 1))/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))" >&2
-  for i in 0 1 2; do
-    n=${ORDER[$(((i + r) % 3))]}
+  for i in 0 1 2 3; do
+    n=${ORDER[$(((i + r) % 4))]}
     run "$n" "${PORT[$n]}" "${PID[$n]}"
   done
 done
@@ -174,13 +178,15 @@ echo "machine: $(nproc) cores, $(awk -F: '/model name/{print $2; exit}' /proc/cp
 echo "upstream keepalive ${KEEPALIVE:-128}${PIN:+; pinned: proxies on CPU 1, wrk and backend on CPU 0}"
 echo "wrk -t2 -c$CONNS -d$DURATION, $ROUNDS interleaved rounds (medians), keep-alive; proxies: $WORKERS worker(s)/thread(s) each; backend: nginx 1 worker 'return 200'"
 echo "load average before: $LOAD0 after: $LOAD1"
-printf '%-8s %12s %10s %10s %10s %10s %10s %12s %12s %8s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req cpu%
+printf '%-10s %12s %10s %10s %10s %10s %10s %12s %12s %8s\n' proxy req/s p50_ms p99_ms rss_MiB rps/nginx p99/nginx usr_us/req sys_us/req cpu%
 NR=$(median "$TMP/res-nginx" 1); NP99=$(median "$TMP/res-nginx" 3)
-for n in nginx haproxy drift; do
+for n in nginx haproxy drift drift-pipe; do
   f="$TMP/res-$n"
   rps=$(median "$f" 1); p99=$(median "$f" 3)
-  printf '%-8s %12.0f %10.2f %10.2f %10.1f %10.2f %10.2f %12.1f %12.1f %8.0f\n' "$n" "$rps" "$(median "$f" 2)" "$p99" \
+  printf '%-10s %12.0f %10.2f %10.2f %10.1f %10.2f %10.2f %12.1f %12.1f %8.0f\n' "$n" "$rps" "$(median "$f" 2)" "$p99" \
     "$(echo "$(median "$f" 6) / 1024" | bc -l)" "$(echo "$rps / $NR" | bc -l)" "$(echo "$p99 / $NP99" | bc -l)" \
     "$(median "$f" 4)" "$(median "$f" 5)" "$(median "$f" 7)"
 done
-echo "per-round drift/nginx req/s ratios: $(paste -d' ' <(awk '{print $1}' "$TMP/res-drift") <(awk '{print $1}' "$TMP/res-nginx") | awk '{printf "%.2f ", $1/$2}')"
+for n in drift drift-pipe; do
+  echo "per-round $n/nginx req/s ratios: $(paste -d' ' <(awk '{print $1}' "$TMP/res-$n") <(awk '{print $1}' "$TMP/res-nginx") | awk '{printf "%.2f ", $1/$2}')"
+done

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::raw::{ok, pattern, Message, RawBackend, Step, Wire};
+use common::raw::{chunked, ok, pattern, Message, RawBackend, Step, Wire};
 use common::start_proxy;
 use std::net::SocketAddr;
 use tokio::task::JoinSet;
@@ -25,12 +25,24 @@ fn conf(backend: SocketAddr, pipeline: usize) -> String {
 }
 
 /// The backend's answer to `target`: the target itself as the body, `big` ones padded with a
-/// pattern past the socket buffers; HEAD gets the same head and no body.
+/// pattern past the socket buffers, odd rounds chunked; HEAD gets the same head and no body.
 fn answer(m: &Message) -> Vec<u8> {
     let target = m.target();
     let mut body = target.as_bytes().to_vec();
     if target.contains("big") {
         body.extend_from_slice(&pattern(300 * 1024));
+    }
+    let odd_round = target
+        .rsplit('r')
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| n % 2 == 1);
+    if odd_round && m.method() != "HEAD" {
+        let mut r =
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Target: {target}\r\n\r\n")
+                .into_bytes();
+        r.extend_from_slice(&chunked(&body, if body.len() > 1000 { 4096 } else { 7 }));
+        return r;
     }
     let mut r = format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Target: {target}\r\n\r\n",
