@@ -15,6 +15,8 @@ pub struct ServerMetrics {
     active: AtomicU64,
     latency_us_sum: AtomicU64,
     latency_us_max: AtomicU64,
+    /// Requests that went out in a pipelined batch (`pipeline N`) and were answered in it.
+    pipelined: AtomicU64,
     /// Requests per latency bucket (not cumulative); slower ones are `requests` minus the sum.
     latency_buckets: [AtomicU64; 12],
 }
@@ -28,6 +30,7 @@ pub struct MetricsSnapshot {
     /// Sum of time from pick to end of the upstream exchange; divide by `requests` for a mean.
     pub latency_us_sum: u64,
     pub latency_us_max: u64,
+    pub pipelined: u64,
     /// Requests whose latency fell in each [`LATENCY_BOUNDS_S`] bucket (not cumulative).
     pub latency_buckets: [u64; 12],
 }
@@ -54,6 +57,10 @@ impl ServerMetrics {
         }
     }
 
+    pub fn pipelined(&self, n: u64) {
+        self.pipelined.fetch_add(n, Relaxed);
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             requests: self.requests.load(Relaxed),
@@ -61,6 +68,7 @@ impl ServerMetrics {
             active: self.active.load(Relaxed),
             latency_us_sum: self.latency_us_sum.load(Relaxed),
             latency_us_max: self.latency_us_max.load(Relaxed),
+            pipelined: self.pipelined.load(Relaxed),
             latency_buckets: std::array::from_fn(|i| self.latency_buckets[i].load(Relaxed)),
         }
     }

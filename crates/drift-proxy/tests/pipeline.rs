@@ -117,7 +117,7 @@ fn pipelined(b: &RawBackend) -> usize {
 #[tokio::test]
 async fn concurrent_gets_share_upstream_writes_and_each_client_gets_its_own_response() {
     let backend = RawBackend::start(|_, m| vec![Step::Write(answer(m))]).await;
-    let (_h, proxy) = start_proxy(&conf(backend.addr, 8)).await;
+    let (h, proxy) = start_proxy(&conf(backend.addr, 8)).await;
     clients(
         proxy,
         |c, r| if (c + r) % 5 == 0 { "HEAD" } else { "GET" },
@@ -132,6 +132,12 @@ async fn concurrent_gets_share_upstream_writes_and_each_client_gets_its_own_resp
     );
     let p = pipelined(&backend);
     assert!(p > 0, "no request was pipelined: the feature did nothing");
+    let counted: u64 = h.metrics("u").iter().map(|(_, m)| m.pipelined).sum();
+    assert!(
+        counted as usize > p && counted as usize <= CLIENTS * ROUNDS,
+        "drift_upstream_pipelined_requests_total {counted}: each batch of n counts n, \
+         of which n-1 arrived with another behind them ({p})"
+    );
     println!(
         "{p} of {} requests arrived with a later one behind them; {} upstream connections",
         CLIENTS * ROUNDS,

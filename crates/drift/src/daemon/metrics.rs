@@ -27,6 +27,8 @@ pub struct UpstreamReport {
     pub requests: u64,
     pub errors: u64,
     pub active: u64,
+    /// Requests answered in a pipelined batch (`pipeline N`).
+    pub pipelined: u64,
     /// Sum of request latencies in seconds.
     pub latency_sum: f64,
     /// `(upper bound in seconds, requests in this bucket only)`, ascending; the requests above
@@ -284,6 +286,15 @@ impl Collector for UpstreamCollector {
             ConstCounter::new(u.errors).encode(m.encode_family(&labels(u))?)?;
         }
         let mut m = enc.encode_descriptor(
+            "upstream_pipelined_requests",
+            "Requests that shared one upstream write with others (pipeline N) and were answered in it",
+            None,
+            MetricType::Counter,
+        )?;
+        for u in &ups {
+            ConstCounter::new(u.pipelined).encode(m.encode_family(&labels(u))?)?;
+        }
+        let mut m = enc.encode_descriptor(
             "upstream_healthy",
             "1 while the server is usable (health checks and passive failures)",
             None,
@@ -330,6 +341,7 @@ mod tests {
                 requests: 10,
                 errors: 1,
                 active: 0,
+                pipelined: 3,
                 latency_sum: 0.5,
                 latency_buckets: vec![(0.01, 4), (0.1, 5)],
             }]
@@ -385,6 +397,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("drift_upstream_errors_total{{{l}}} 1")));
+        assert!(text.contains(&format!("drift_upstream_pipelined_requests_total{{{l}}} 3")));
         assert!(text.contains(&format!("drift_upstream_healthy{{{l}}} 1")));
         assert!(
             text.contains(&format!(

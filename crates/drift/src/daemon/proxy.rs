@@ -168,6 +168,7 @@ impl super::metrics::UpstreamSource for ProxyServers {
                 requests: r.metrics.requests,
                 errors: r.metrics.errors,
                 active: r.metrics.active,
+                pipelined: r.metrics.pipelined,
                 latency_sum: r.metrics.latency_us_sum as f64 / 1e6,
                 latency_buckets: drift_proxy::metrics::LATENCY_BOUNDS_S
                     .iter()

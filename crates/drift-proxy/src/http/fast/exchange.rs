@@ -228,6 +228,9 @@ async fn lead<C: AsyncWrite + Unpin>(
             return None;
         }
         let _ = j.tx.send(resp);
+        if let Some(m) = route.upstream.metrics.get(idx) {
+            m.pipelined(1);
+        }
         if head.upstream_close {
             // Delivered, but the server ends the connection here: the rest go alone.
             return None;
@@ -246,6 +249,9 @@ async fn lead<C: AsyncWrite + Unpin>(
         Ok(h) => h,
         Err(_) => return None,
     };
+    if let Some(m) = route.upstream.metrics.get(idx) {
+        m.pipelined(1);
+    }
     let relayed = relay(&mut up, &head, loc.read_timeout, out, client, timer).await;
     if relayed.upstream_reusable && !head.upstream_close && up.buf.is_empty() {
         route.pool.put_raw(idx, up);
