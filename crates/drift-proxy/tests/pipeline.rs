@@ -240,3 +240,64 @@ async fn a_fixed_backend_still_works_when_one_request_is_alone() {
         "a lone request has nobody to share with"
     );
 }
+
+#[tokio::test]
+async fn a_response_that_times_out_in_a_batch_fails_only_its_own_request() {
+    // `/hang` requests are never answered; the rest at once. A batch that holds one waits on
+    // it (responses come in order): that request gets nginx's 504 after proxy_read_timeout,
+    // every other one its own response (those behind the hung one go again, alone).
+    let backend = RawBackend::start(|_, m| {
+        if m.target().starts_with("/hang") {
+            vec![Step::Pause(std::time::Duration::from_secs(30))]
+        } else {
+            vec![Step::Write(answer(m))]
+        }
+    })
+    .await;
+    let conf = conf(backend.addr, 8).replace(
+        "proxy_http_version 1.1;",
+        "proxy_http_version 1.1; proxy_read_timeout 300ms;",
+    );
+    let (_h, proxy) = start_proxy(&conf).await;
+    let mut set = JoinSet::new();
+    for c in 0..CLIENTS {
+        set.spawn(async move {
+            let mut w = Wire::connect(proxy).await;
+            for r in 0..3 {
+                let hang = c % 8 == 0 && r == 1;
+                let target = if hang {
+                    format!("/hang/c{c}")
+                } else {
+                    format!("/c{c}/r{r}")
+                };
+                w.send(format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+                    .await;
+                let t0 = std::time::Instant::now();
+                let (_, resp) = w.final_response(false).await;
+                if hang {
+                    assert_eq!(resp.status(), 504, "{target}: {resp}");
+                    assert!(t0.elapsed().as_secs() < 5, "{target}: {:?}", t0.elapsed());
+                } else {
+                    assert_eq!(resp.status(), 200, "{target}: {resp}");
+                    assert_eq!(resp.header("x-target"), Some(target.as_str()));
+                }
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        if let Err(e) = r {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+    let seen = backend.requests();
+    let hung_in_batch = seen
+        .iter()
+        .filter(|(c, m)| c.pipelined && m.target().starts_with("/hang"))
+        .count();
+    println!("{hung_in_batch} hung requests had others pipelined behind them");
+    assert!(
+        seen.iter()
+            .any(|(c, m)| c.pipelined && !m.target().starts_with("/hang")),
+        "no batch formed"
+    );
+}

@@ -76,13 +76,17 @@ pub async fn attempt<C: AsyncWrite + Unpin>(
     if limit > 1 && req.pipelinable {
         let key = (std::sync::Arc::as_ptr(&route.pool) as usize, idx);
         match pipeline::join_or_lead(key, req.bytes, req.head, req.client_close, limit) {
-            Role::Joined(rx) => {
-                if let Ok(resp) = rx.await {
+            Role::Joined(rx) => match rx.await {
+                Ok(Ok(resp)) => {
                     return Ok(Relayed {
                         client_ok: client.write_all(&resp).await.is_ok(),
-                    });
+                    })
                 }
-            }
+                // This request's own response timed out or was invalid: the usual verdict.
+                Ok(Err(f)) => return Err(f),
+                // The batch ended before this request's turn: alone, below.
+                Err(_) => {}
+            },
             Role::Lead(leader) => {
                 // Once round this thread's queue: the requests already read in this turn
                 // (ready on the same `epoll_wait`) join before the batch goes out.
@@ -165,8 +169,10 @@ async fn alone<C: AsyncWrite + Unpin>(
 
 /// Sends a batch (the joiners' requests, then the leader's) in one write and hands each
 /// joiner its whole response, then relays the leader's own. `None`: the batch ended before
-/// the leader's response head (the leader goes alone; joiners not yet answered do too, their
-/// senders dropped with `batch`).
+/// the leader's response head for a reason that is not the leader's (the leader goes alone;
+/// joiners not yet answered do too, their senders dropped with the batch). A response that
+/// times out or is invalid is that request's failure (`proxy_next_upstream` decides, as
+/// alone), and ends the batch for those behind it.
 #[allow(clippy::too_many_arguments)]
 async fn lead<C: AsyncWrite + Unpin>(
     route: &Route,
@@ -188,8 +194,11 @@ async fn lead<C: AsyncWrite + Unpin>(
             Err(e) => return Some(Err(e.into())),
         },
     };
-    if let Err(e) = send(&mut up, &wire, loc.send_timeout, timer).await {
-        return Some(Err(e));
+    match send(&mut up, &wire, loc.send_timeout, timer).await {
+        Ok(()) => {}
+        // A pooled connection the server closed while idle: alone, each, which retries it.
+        Err(_) if reused => return None,
+        Err(e) => return Some(Err(e)),
     }
     let mut first = true;
     for j in joiners {
@@ -217,17 +226,24 @@ async fn lead<C: AsyncWrite + Unpin>(
                         return Some(Err(e));
                     }
                 }
-                Err(_) => return None,
+                Err(f) => {
+                    if own_failure(&f) {
+                        let _ = j.tx.send(Err(f));
+                    }
+                    return None;
+                }
             }
         };
         first = false;
-        if body_whole(&mut up, &head, loc.read_timeout, &mut resp, timer)
-            .await
-            .is_err()
-        {
-            return None;
+        match body_whole(&mut up, &head, loc.read_timeout, &mut resp, timer).await {
+            Ok(()) => {}
+            Err(Some(f)) => {
+                let _ = j.tx.send(Err(f));
+                return None;
+            }
+            Err(None) => return None,
         }
-        let _ = j.tx.send(resp);
+        let _ = j.tx.send(Ok(resp));
         if let Some(m) = route.upstream.metrics.get(idx) {
             m.pipelined(1);
         }
@@ -247,6 +263,7 @@ async fn lead<C: AsyncWrite + Unpin>(
     .await
     {
         Ok(h) => h,
+        Err(f) if own_failure(&f) => return Some(Err(f)),
         Err(_) => return None,
     };
     if let Some(m) = route.upstream.metrics.get(idx) {
@@ -261,27 +278,37 @@ async fn lead<C: AsyncWrite + Unpin>(
     }))
 }
 
-/// Reads a joiner's response body whole after its head in `resp`, client-ready. A body that
-/// is close-delimited, malformed or larger than [`pipeline::MAX_JOINER_RESPONSE`] ends the
-/// batch with this response undelivered.
+/// A failure that belongs to the request whose response was being read (it would have failed
+/// alone too), as opposed to the connection ending under the batch.
+fn own_failure(f: &Failure) -> bool {
+    matches!(f, Failure::Timeout | Failure::Invalid)
+}
+
+/// Reads a joiner's response body whole after its head in `resp`, client-ready.
+/// `Err(Some(f))`: the request's own failure (timeout, malformed body). `Err(None)`: the body
+/// cannot be held (close-delimited, or larger than [`pipeline::MAX_JOINER_RESPONSE`]) or the
+/// connection ended: the joiner goes alone.
 async fn body_whole(
     up: &mut RawConn,
     head: &RespHead,
     read_timeout: Duration,
     resp: &mut Vec<u8>,
     timer: &mut Deadline,
-) -> Result<(), Failure> {
+) -> Result<(), Option<Failure>> {
     if head.framing == Framing::UntilClose {
-        return Err(Failure::Invalid);
+        return Err(None);
     }
     let mut body = Body::new(head.framing);
     loop {
         match body.take(&mut up.buf, resp) {
             Ok(true) => return Ok(()),
             Ok(false) if resp.len() <= pipeline::MAX_JOINER_RESPONSE => {}
-            _ => return Err(Failure::Invalid),
+            Ok(false) => return Err(None),
+            Err(()) => return Err(Some(Failure::Invalid)),
         }
-        fill(up, read_timeout, BODY_READ, timer).await?;
+        if let Err(f) = fill(up, read_timeout, BODY_READ, timer).await {
+            return Err(own_failure(&f).then_some(f));
+        }
     }
 }
 

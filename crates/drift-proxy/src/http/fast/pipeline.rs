@@ -16,11 +16,13 @@
 //!   the batch (the joiners' requests first, its own last), reads the joiners' responses whole
 //!   (each at most [`MAX_JOINER_RESPONSE`]) and hands each to its joiner, then relays its own
 //!   as the normal path does. A slow client therefore holds up only its own response.
-//! - Anything unexpected (a close, a timeout, a malformed or close-delimited response, an
-//!   oversized one) ends the batch: the connection is dropped, and every request not yet
-//!   answered goes again alone on the normal path, which owns the retry and failure rules.
-//!   A joiner never sees half a response.
+//! - Anything unexpected ends the batch and drops the connection. A response that times out or
+//!   is invalid is its own request's failure, judged by `proxy_next_upstream` as it would be
+//!   alone; every other request not yet answered (and any whose response cannot be held: a
+//!   close-delimited or oversized one, or a connection that ended) goes again alone on the
+//!   normal path, which owns the retry and failure rules. A joiner never sees half a response.
 
+use super::exchange::Failure;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -46,8 +48,9 @@ pub struct Batch {
 }
 
 pub struct Joiner {
-    /// The client-ready response (head rewritten, body framed), whole.
-    pub tx: oneshot::Sender<Vec<u8>>,
+    /// The client-ready response (head rewritten, body framed), whole; or this request's own
+    /// failure (its response timed out or was invalid).
+    pub tx: oneshot::Sender<Result<Vec<u8>, Failure>>,
     /// HEAD request: its response has no body whatever the head says.
     pub head: bool,
     pub client_close: bool,
@@ -56,7 +59,7 @@ pub struct Joiner {
 pub enum Role {
     /// Another request of this turn leads; its response comes here, or the sender is dropped
     /// and this request goes alone.
-    Joined(oneshot::Receiver<Vec<u8>>),
+    Joined(oneshot::Receiver<Result<Vec<u8>, Failure>>),
     /// This request leads: joiners gather until [`Leader::close`].
     Lead(Leader),
 }
@@ -184,9 +187,8 @@ mod tests {
             panic!()
         };
         drop(leader);
-        assert_eq!(
-            rx.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed),
+        assert!(
+            matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed)),
             "the joiner learns it must go alone"
         );
         assert!(matches!(
