@@ -29,9 +29,12 @@ pub enum Upstream {
     Pooled,
     /// No `keepalive`: one upstream connection per request (`Connection: close`, like nginx).
     Fresh,
+    /// `Pooled` plus drift's `pipeline 8`: a lone request goes the pipelining path's way (it
+    /// leads a batch nobody joins), which must look the same on the wire.
+    Pipelined,
 }
 
-pub const BOTH: [Upstream; 2] = [Upstream::Pooled, Upstream::Fresh];
+pub const ALL: [Upstream; 3] = [Upstream::Pooled, Upstream::Fresh, Upstream::Pipelined];
 
 /// A proxy on an ephemeral port whose `location /` passes to upstream group `be` (the backend).
 pub async fn proxy(be: &RawBackend, up: Upstream, loc_extra: &str) -> (ProxyHandle, SocketAddr) {
@@ -49,6 +52,10 @@ pub async fn proxy_at(
     let (group, pooling) = match up {
         Upstream::Pooled => (
             "keepalive 16;",
+            "proxy_http_version 1.1; proxy_set_header Connection \"\";",
+        ),
+        Upstream::Pipelined => (
+            "keepalive 16; pipeline 8;",
             "proxy_http_version 1.1; proxy_set_header Connection \"\";",
         ),
         Upstream::Fresh => ("", ""),

@@ -1,13 +1,13 @@
 //! Connection lifetimes on both sides: client `Connection: close` and HTTP/1.0, upstream
 //! keep-alive reuse, and upstream connections that close at awkward moments.
 
-use super::{proxy, Upstream, BOTH};
+use super::{proxy, Upstream, ALL};
 use crate::common::raw::{get, ok, RawBackend, Step, Wire};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_connection_close_gets_its_response_then_the_proxy_closes() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("bye")).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -21,7 +21,7 @@ async fn a_client_connection_close_gets_its_response_then_the_proxy_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_1_0_request_without_keep_alive_is_answered_and_closed() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("old")).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -165,7 +165,7 @@ async fn bodiless_responses_leave_the_pooled_upstream_connection_reusable() {
 /// it close-delimited (or with a length), never chunked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_1_0_client_never_gets_a_chunked_body() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(
             &[
                 &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],

@@ -1,14 +1,14 @@
 //! Upstreams that fail mid-way and the proxy's own error responses: the client must always
 //! see a valid message or a closed connection, never a truncated body that looks complete.
 
-use super::{proxy, proxy_at, Upstream, BOTH};
+use super::{proxy, proxy_at, Upstream, ALL};
 use crate::common::raw::{get, ok, RawBackend, Step, Wire};
 
 /// After the head of a 200 went out, a truncated body can only be signalled by closing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_closing_mid_body_closes_the_client_connection() {
     let partial = b"0123456789".repeat(30);
-    for up in BOTH {
+    for up in ALL {
         let p = partial.clone();
         let be = RawBackend::start(move |ctx, _| {
             if ctx.conn > 1 {
@@ -54,7 +54,7 @@ async fn a_backend_closing_mid_body_closes_the_client_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_body_cut_short_never_gets_a_terminating_chunk() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|ctx, _| {
             if ctx.conn > 1 {
                 return vec![Step::Write(ok("fine"))];
@@ -93,7 +93,7 @@ async fn garbage_instead_of_an_http_response_is_a_502() {
         b"\x00\x01\x02\x03\xff\xfe\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
     ] {
-        for up in BOTH {
+        for up in ALL {
             let j = junk.to_vec();
             let be = RawBackend::start(move |_, _| vec![Step::Write(j.clone()), Step::Close]).await;
             let (_h, addr) = proxy(&be, up, "").await;

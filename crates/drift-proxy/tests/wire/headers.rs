@@ -2,13 +2,13 @@
 //! (RFC 9110 §7.6.1), end-to-end fields intact, nginx's Host/X-Forwarded-For/X-Real-IP, and
 //! `proxy_pass` URI rewriting.
 
-use super::{proxy, proxy_at, Upstream, BOTH};
+use super::{proxy, proxy_at, Upstream, ALL};
 use crate::common::raw::{get, ok, RawBackend, Step, Wire};
 use std::net::IpAddr;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_by_hop_request_fields_are_dropped_and_end_to_end_ones_kept_verbatim() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("x")).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -42,7 +42,9 @@ async fn hop_by_hop_request_fields_are_dropped_and_end_to_end_ones_kept_verbatim
         // The client's Connection never passes; nginx sends its own per the configuration.
         let conn = m.all("connection");
         match up {
-            Upstream::Pooled => assert!(conn.is_empty(), "{up:?}: {conn:?}"),
+            Upstream::Pooled | Upstream::Pipelined => {
+                assert!(conn.is_empty(), "{up:?}: {conn:?}")
+            }
             Upstream::Fresh => assert_eq!(conn, ["close"], "{up:?}"),
         }
     }
@@ -55,7 +57,7 @@ async fn hop_by_hop_response_fields_are_dropped_and_end_to_end_ones_relayed() {
         Set-Cookie: a=1; Path=/\r\nX-Multi: one\r\nSet-Cookie: b=2; Max-Age=60\r\n\
         X-Multi: two\r\nCache-Control: no-cache, private\r\nX-CaSe: Keep  This\r\n\
         Content-Length: 4\r\n\r\nbody";
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(resp).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -91,7 +93,7 @@ async fn host_and_forwarding_headers_reach_the_backend_with_nginx_values() {
                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; \
                proxy_set_header X-Real-IP $remote_addr;";
     let client_ip: IpAddr = [127, 0, 0, 7].into();
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("x")).await;
         let (_h, addr) = proxy(&be, up, set).await;
         let mut c = Wire::connect_from(addr, client_ip).await;
@@ -136,7 +138,7 @@ async fn without_proxy_set_header_host_the_backend_sees_the_proxy_pass_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_pass_with_a_uri_replaces_the_location_prefix_and_keeps_the_query() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|_, m| vec![Step::Write(ok(m.target()))]).await;
         let (_h, addr) = proxy_at(&be, up, "/api/", "http://be/new/", "").await;
         let mut c = Wire::connect(addr).await;
@@ -154,7 +156,7 @@ async fn proxy_pass_with_a_uri_replaces_the_location_prefix_and_keeps_the_query(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_pass_without_a_uri_passes_the_request_target_unchanged() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|_, m| vec![Step::Write(ok(m.target()))]).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;

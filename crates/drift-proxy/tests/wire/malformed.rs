@@ -1,7 +1,7 @@
 //! Requests that break RFC 9112's message syntax, and clients that vanish mid-body: the proxy
 //! answers 400 (or closes), and the upstream never receives a request that looks complete.
 
-use super::{proxy, Upstream, BOTH};
+use super::{proxy, Upstream, ALL};
 use crate::common::raw::{ok, RawBackend, Wire};
 use std::time::{Duration, Instant};
 
@@ -85,7 +85,7 @@ async fn an_obs_folded_field_is_rejected_or_unfolded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_chunk_sizes_never_reach_the_upstream_as_a_complete_request() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("x")).await;
         let (_h, addr) = proxy(&be, up, "").await;
         for body in [
@@ -140,7 +140,7 @@ async fn a_client_vanishing_mid_body_never_completes_the_upstream_request() {
         &[b'l'; 100_000][..],
     ]
     .concat();
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(&ok("x")).await;
         let (_h, addr) = proxy(&be, up, "").await;
         for (i, part) in [&chunked_part, &length_part].into_iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Client requests as the upstream receives them: pipelining, dribbled heads, bodies in both
 //! framings, `Expect: 100-continue`, request targets, and smuggling attempts.
 
-use super::{proxy, Upstream, BOTH};
+use super::{proxy, Upstream, ALL};
 use crate::common::raw::{chunked, get, ok, pattern, Message, RawBackend, Step, Wire};
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ fn post(target: &str, body: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_pipelined_requests_in_one_write_get_three_responses_in_order() {
-    for up in BOTH {
+    for up in ALL {
         let be = echo().await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -84,7 +84,7 @@ async fn a_request_written_one_byte_at_a_time_is_still_answered() {
 async fn content_length_bodies_of_10_kib_and_200_kib_arrive_byte_exact() {
     // 200 KiB is above the size the proxy keeps for retries: that body is streamed.
     for n in [10 * 1024, 200 * 1024] {
-        for up in BOTH {
+        for up in ALL {
             let body = pattern(n);
             let be = echo().await;
             let (_h, addr) = proxy(&be, up, "").await;
@@ -103,7 +103,7 @@ async fn content_length_bodies_of_10_kib_and_200_kib_arrive_byte_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_request_body_arrives_with_its_payload_intact() {
     let payload = pattern(150_000);
-    for up in BOTH {
+    for up in ALL {
         let be = echo().await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -157,7 +157,7 @@ async fn expect_continue(c: &mut Wire, body: &[u8]) -> (Vec<Message>, Message) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expect_100_continue_gets_a_continue_or_final_response_and_the_body_arrives() {
     for n in [11, 100_000] {
-        for up in BOTH {
+        for up in ALL {
             let be = echo().await;
             let (_h, addr) = proxy(&be, up, "").await;
             let mut c = Wire::connect(addr).await;
@@ -186,7 +186,7 @@ async fn requests_with_unframeable_bodies_are_rejected_with_400_and_closed() {
         format!("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nhello{SMUGGLE}"),
         format!("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n{SMUGGLE}"),
     ];
-    for up in BOTH {
+    for up in ALL {
         let be = echo().await;
         let (_h, addr) = proxy(&be, up, "").await;
         for req in &cases {
@@ -213,7 +213,7 @@ async fn content_length_with_transfer_encoding_is_rejected_or_dechunked_and_clos
         format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{SMUGGLE}"),
         format!("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n{SMUGGLE}"),
     ];
-    for up in BOTH {
+    for up in ALL {
         let be = echo().await;
         let (_h, addr) = proxy(&be, up, "").await;
         for req in &cases {

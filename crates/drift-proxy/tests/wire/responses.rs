@@ -1,7 +1,7 @@
 //! Upstream responses as the client receives them: every body framing, bodiless responses,
 //! interim 1xx, large headers, and upstream framing errors that must not desync the client.
 
-use super::{proxy, BOTH};
+use super::{proxy, ALL};
 use crate::common::raw::{get, ok, pattern, RawBackend, Step, Wire};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ const PAUSE: Duration = Duration::from_millis(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_content_length_body_split_across_backend_writes_is_relayed_exactly() {
     let body = pattern(100_000);
-    for up in BOTH {
+    for up in ALL {
         let b = body.clone();
         let be = RawBackend::start(move |_, _| {
             let mut steps = vec![Step::Write(
@@ -44,7 +44,7 @@ async fn a_chunked_body_with_extensions_and_trailers_decodes_to_the_same_payload
     let big = pattern(20_000);
     let mut want = b"hello world".to_vec();
     want.extend_from_slice(&big);
-    for up in BOTH {
+    for up in ALL {
         let big = big.clone();
         let be = RawBackend::start(move |ctx, _| {
             if ctx.nth > 1 || ctx.conn > 1 {
@@ -87,7 +87,7 @@ async fn a_chunked_body_with_extensions_and_trailers_decodes_to_the_same_payload
 async fn a_close_delimited_body_arrives_whole_and_validly_framed() {
     let body = pattern(50_000);
     for version in ["HTTP/1.1", "HTTP/1.0"] {
-        for up in BOTH {
+        for up in ALL {
             let (b, v) = (body.clone(), version.to_string());
             let be = RawBackend::start(move |ctx, _| {
                 if ctx.conn > 1 {
@@ -127,7 +127,7 @@ async fn a_close_delimited_body_arrives_whole_and_validly_framed() {
 /// exactly the head (a stray byte would break the next response's parse).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_204_304_and_empty_responses_carry_no_body_and_keep_the_connection_usable() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|_, m| {
             let head: &[u8] = match (m.method(), m.target()) {
                 ("HEAD", _) => {
@@ -212,7 +212,7 @@ async fn a_6_kib_set_cookie_and_repeated_set_cookies_are_relayed_intact() {
     let head = format!(
         "HTTP/1.1 200 OK\r\nSet-Cookie: {big}\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2; Secure\r\nContent-Length: 2\r\n\r\nok"
     );
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::fixed(head.as_bytes()).await;
         let (_h, addr) = proxy(&be, up, "").await;
         let mut c = Wire::connect(addr).await;
@@ -234,7 +234,7 @@ async fn a_6_kib_set_cookie_and_repeated_set_cookies_are_relayed_intact() {
 /// body differently from the proxy (nginx 1.22 relays `hello` chunked, without the length).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_response_with_both_framings_never_reaches_the_client_ambiguous() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|ctx, _| {
             if ctx.conn == 1 && ctx.nth == 1 {
                 return vec![Step::Write(
@@ -273,7 +273,7 @@ async fn an_upstream_response_with_both_framings_never_reaches_the_client_ambigu
 /// a pooled connection carrying them must be discarded, never relayed from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_after_a_complete_upstream_response_never_reach_the_client() {
-    for up in BOTH {
+    for up in ALL {
         let be = RawBackend::start(|ctx, _| {
             if ctx.conn == 1 && ctx.nth == 1 {
                 let mut b = ok("first");
