@@ -301,3 +301,24 @@ async fn a_response_that_times_out_in_a_batch_fails_only_its_own_request() {
         "no batch formed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_multi_thread_runtime_no_request_waits_on_a_lost_batch_or_gets_another_response() {
+    // Tasks move between threads here (`Proxy::start` inside a caller's runtime): a leader may
+    // close its batch on another thread than the one it opened it on.
+    let backend = RawBackend::start(|_, m| vec![Step::Write(answer(m))]).await;
+    let (_h, proxy) = start_proxy(&conf(backend.addr, 8)).await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        clients(
+            proxy,
+            |c, r| if (c + r) % 5 == 0 { "HEAD" } else { "GET" },
+            |_, _| false,
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("clients still waiting after 60 s: a joiner was left behind"));
+    assert!(backend.errors().is_empty(), "{:?}", backend.errors());
+    assert_eq!(backend.requests().len(), CLIENTS * ROUNDS);
+    println!("{} requests pipelined", pipelined(&backend));
+}

@@ -30,6 +30,8 @@ pub struct Pool {
     idle: Vec<Mutex<Vec<Sender>>>,
     /// The fast path's idle connections: plain sockets, no hyper client task behind them.
     raw: Vec<Mutex<Vec<RawConn>>>,
+    /// Pipelined batches being gathered (`pipeline N`), per server.
+    pub(crate) batches: super::fast::pipeline::Slots,
     cap: usize,
 }
 
@@ -46,6 +48,7 @@ impl Pool {
         Pool {
             idle: (0..servers).map(|_| Mutex::new(Vec::new())).collect(),
             raw: (0..servers).map(|_| Mutex::new(Vec::new())).collect(),
+            batches: super::fast::pipeline::Slots::new(servers),
             cap,
         }
     }

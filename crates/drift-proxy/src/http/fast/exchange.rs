@@ -74,8 +74,14 @@ pub async fn attempt<C: AsyncWrite + Unpin>(
 ) -> Result<Relayed, Failure> {
     let limit = route.upstream.pipeline;
     if limit > 1 && req.pipelinable {
-        let key = (std::sync::Arc::as_ptr(&route.pool) as usize, idx);
-        match pipeline::join_or_lead(key, req.bytes, req.head, req.client_close, limit) {
+        match pipeline::join_or_lead(
+            &route.pool,
+            idx,
+            req.bytes,
+            req.head,
+            req.client_close,
+            limit,
+        ) {
             Role::Joined(rx) => match rx.await {
                 Ok(Ok(resp)) => {
                     return Ok(Relayed {
@@ -131,10 +137,7 @@ async fn alone<C: AsyncWrite + Unpin>(
     timer: &mut Deadline,
 ) -> Result<Relayed, Failure> {
     let loc = &route.loc;
-    let (mut up, mut reused) = match route.pool.checkout_raw(idx) {
-        Some(c) => (c, true),
-        None => (connect_raw(addr, loc.connect_timeout).await?, false),
-    };
+    let (mut up, mut reused) = connection(route, idx, addr).await?;
     let head = loop {
         let sent = send(&mut up, req.bytes, loc.send_timeout, timer).await;
         match sent.and(
@@ -158,13 +161,39 @@ async fn alone<C: AsyncWrite + Unpin>(
             Err(e) => return Err(e),
         }
     };
-    let relayed = relay(&mut up, &head, loc.read_timeout, out, client, timer).await;
+    Ok(finish(route, idx, up, &head, out, client, timer).await)
+}
+
+/// A pooled connection to server `idx` (`true`: reused) or a new one.
+async fn connection(
+    route: &Route,
+    idx: usize,
+    addr: SocketAddr,
+) -> Result<(RawConn, bool), Failure> {
+    Ok(match route.pool.checkout_raw(idx) {
+        Some(c) => (c, true),
+        None => (connect_raw(addr, route.loc.connect_timeout).await?, false),
+    })
+}
+
+/// Relays the response whose head is in `out`; the connection goes back to the pool when the
+/// response ended exactly and the server keeps it open.
+async fn finish<C: AsyncWrite + Unpin>(
+    route: &Route,
+    idx: usize,
+    mut up: RawConn,
+    head: &RespHead,
+    out: &mut Vec<u8>,
+    client: &mut C,
+    timer: &mut Deadline,
+) -> Relayed {
+    let relayed = relay(&mut up, head, route.loc.read_timeout, out, client, timer).await;
     if relayed.upstream_reusable && !head.upstream_close && up.buf.is_empty() {
         route.pool.put_raw(idx, up);
     }
-    Ok(Relayed {
+    Relayed {
         client_ok: relayed.client_ok,
-    })
+    }
 }
 
 /// Sends a batch (the joiners' requests, then the leader's) in one write and hands each
@@ -187,12 +216,9 @@ async fn lead<C: AsyncWrite + Unpin>(
     let loc = &route.loc;
     let Batch { mut wire, joiners } = batch;
     wire.extend_from_slice(req.bytes);
-    let (mut up, mut reused) = match route.pool.checkout_raw(idx) {
-        Some(c) => (c, true),
-        None => match connect_raw(addr, loc.connect_timeout).await {
-            Ok(c) => (c, false),
-            Err(e) => return Some(Err(e.into())),
-        },
+    let (mut up, mut reused) = match connection(route, idx, addr).await {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
     };
     match send(&mut up, &wire, loc.send_timeout, timer).await {
         Ok(()) => {}
@@ -269,13 +295,7 @@ async fn lead<C: AsyncWrite + Unpin>(
     if let Some(m) = route.upstream.metrics.get(idx) {
         m.pipelined(1);
     }
-    let relayed = relay(&mut up, &head, loc.read_timeout, out, client, timer).await;
-    if relayed.upstream_reusable && !head.upstream_close && up.buf.is_empty() {
-        route.pool.put_raw(idx, up);
-    }
-    Some(Ok(Relayed {
-        client_ok: relayed.client_ok,
-    }))
+    Some(Ok(finish(route, idx, up, &head, out, client, timer).await))
 }
 
 /// A failure that belongs to the request whose response was being read (it would have failed

@@ -19,7 +19,7 @@ mod deadline;
 mod exchange;
 mod head;
 mod names;
-mod pipeline;
+pub(crate) mod pipeline;
 pub mod response;
 
 pub use head::MAX_FIELDS;

@@ -23,21 +23,31 @@
 //!   normal path, which owns the retry and failure rules. A joiner never sees half a response.
 
 use super::exchange::Failure;
-use std::cell::RefCell;
-use std::collections::HashMap;
+use crate::http::pool::Pool;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 /// A joiner's response is held whole until its turn comes; past this, the batch ends and the
 /// joiner goes alone (its response then streams as usual).
 pub const MAX_JOINER_RESPONSE: usize = 256 * 1024;
 
-/// Requests of one turn bound for one server: (pool identity, server index).
-type Key = (usize, usize);
+/// The batch still open for joiners, per server of a pool. A pool belongs to one worker
+/// thread (see `workers.rs`), so in the daemon a batch never crosses threads and the lock is
+/// never contended; on a multi-thread runtime (`Proxy::start` inside a caller's runtime, tests)
+/// a task may resume on another thread between opening and closing its batch, which a
+/// thread-local registry would lose (a joiner would then wait forever).
+pub struct Slots(Vec<Mutex<Option<Batch>>>);
 
-thread_local! {
-    /// Batches still open for joiners. Per thread: a worker's tasks all run on its thread,
-    /// so a batch never crosses threads (no cross-thread wake-ups).
-    static OPEN: RefCell<HashMap<Key, Batch>> = RefCell::new(HashMap::new());
+impl Slots {
+    pub fn new(servers: usize) -> Slots {
+        Slots((0..servers).map(|_| Mutex::new(None)).collect())
+    }
+
+    fn lock(&self, idx: usize) -> Option<MutexGuard<'_, Option<Batch>>> {
+        self.0
+            .get(idx)
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 #[derive(Default)]
@@ -64,54 +74,68 @@ pub enum Role {
     Lead(Leader),
 }
 
-/// Joins the open batch for `key`, or opens one. `limit`: most requests in one batch.
-pub fn join_or_lead(key: Key, wire: &[u8], head: bool, client_close: bool, limit: usize) -> Role {
-    OPEN.with(|open| {
-        let mut open = open.borrow_mut();
-        if let Some(b) = open.get_mut(&key) {
-            // The leader counts as one.
-            if b.joiners.len() + 1 < limit {
-                let (tx, rx) = oneshot::channel();
-                b.wire.extend_from_slice(wire);
-                b.joiners.push(Joiner {
-                    tx,
-                    head,
-                    client_close,
-                });
-                return Role::Joined(rx);
-            }
-            // Full: this one leads nothing and goes alone (the caller sees an empty batch).
-            return Role::Lead(Leader { key, open: false });
+/// Joins the open batch for server `idx` of `pool`, or opens one. `limit`: most requests in
+/// one batch.
+pub fn join_or_lead(
+    pool: &Arc<Pool>,
+    idx: usize,
+    wire: &[u8],
+    head: bool,
+    client_close: bool,
+    limit: usize,
+) -> Role {
+    let alone = || Role::Lead(Leader { pool: None, idx });
+    let Some(mut slot) = pool.batches.lock(idx) else {
+        return alone();
+    };
+    match slot.as_mut() {
+        // The leader counts as one.
+        Some(b) if b.joiners.len() + 1 < limit => {
+            let (tx, rx) = oneshot::channel();
+            b.wire.extend_from_slice(wire);
+            b.joiners.push(Joiner {
+                tx,
+                head,
+                client_close,
+            });
+            Role::Joined(rx)
         }
-        open.insert(key, Batch::default());
-        Role::Lead(Leader { key, open: true })
-    })
+        // Full: this one leads nothing and goes alone (the caller sees an empty batch).
+        Some(_) => alone(),
+        None => {
+            *slot = Some(Batch::default());
+            Role::Lead(Leader {
+                pool: Some(Arc::clone(pool)),
+                idx,
+            })
+        }
+    }
 }
 
-/// The open batch's owner. Dropped without [`Leader::close`] (its task was cancelled), it
-/// removes the batch, dropping the joiners' senders so they go alone.
+/// The open batch's owner (`pool` is `None` for a request that leads nothing). Dropped
+/// without [`Leader::close`] (its task was cancelled), it removes the batch, dropping the
+/// joiners' senders so they go alone.
 pub struct Leader {
-    key: Key,
-    open: bool,
+    pool: Option<Arc<Pool>>,
+    idx: usize,
 }
 
 impl Leader {
     /// Closes the batch to joiners and takes it.
     pub fn close(mut self) -> Batch {
-        if !self.open {
-            return Batch::default();
-        }
-        self.open = false;
-        OPEN.with(|open| open.borrow_mut().remove(&self.key))
-            .unwrap_or_default()
+        self.take().unwrap_or_default()
+    }
+
+    fn take(&mut self) -> Option<Batch> {
+        let pool = self.pool.take()?;
+        let batch = pool.batches.lock(self.idx)?.take();
+        batch
     }
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        if self.open {
-            OPEN.with(|open| open.borrow_mut().remove(&self.key));
-        }
+        drop(self.take());
     }
 }
 
@@ -119,16 +143,20 @@ impl Drop for Leader {
 mod tests {
     use super::*;
 
+    fn pool(servers: usize) -> Arc<Pool> {
+        Arc::new(Pool::new(servers, 8))
+    }
+
     #[test]
     fn the_first_request_leads_and_later_ones_join_its_batch_in_order() {
-        let key = (1, 0);
-        let Role::Lead(leader) = join_or_lead(key, b"A", false, false, 8) else {
+        let p = pool(1);
+        let Role::Lead(leader) = join_or_lead(&p, 0, b"A", false, false, 8) else {
             panic!("first must lead")
         };
-        let Role::Joined(_rx1) = join_or_lead(key, b"B", true, false, 8) else {
+        let Role::Joined(_rx1) = join_or_lead(&p, 0, b"B", true, false, 8) else {
             panic!("second must join")
         };
-        let Role::Joined(_rx2) = join_or_lead(key, b"C", false, true, 8) else {
+        let Role::Joined(_rx2) = join_or_lead(&p, 0, b"C", false, true, 8) else {
             panic!("third must join")
         };
         let b = leader.close();
@@ -142,21 +170,21 @@ mod tests {
         );
         // Closed: the next request leads a new batch.
         assert!(matches!(
-            join_or_lead(key, b"D", false, false, 8),
+            join_or_lead(&p, 0, b"D", false, false, 8),
             Role::Lead(_)
         ));
     }
 
     #[test]
     fn a_full_batch_makes_the_next_request_go_alone() {
-        let key = (2, 0);
-        let Role::Lead(leader) = join_or_lead(key, b"A", false, false, 2) else {
+        let p = pool(1);
+        let Role::Lead(leader) = join_or_lead(&p, 0, b"A", false, false, 2) else {
             panic!("first must lead")
         };
-        let Role::Joined(_rx) = join_or_lead(key, b"B", false, false, 2) else {
+        let Role::Joined(_rx) = join_or_lead(&p, 0, b"B", false, false, 2) else {
             panic!("second must join")
         };
-        let Role::Lead(alone) = join_or_lead(key, b"C", false, false, 2) else {
+        let Role::Lead(alone) = join_or_lead(&p, 0, b"C", false, false, 2) else {
             panic!("third must not join a full batch")
         };
         assert!(alone.close().joiners.is_empty());
@@ -165,25 +193,30 @@ mod tests {
 
     #[test]
     fn servers_and_pools_have_separate_batches() {
-        let Role::Lead(a) = join_or_lead((3, 0), b"A", false, false, 8) else {
+        let (p, q) = (pool(2), pool(1));
+        let Role::Lead(a) = join_or_lead(&p, 0, b"A", false, false, 8) else {
             panic!()
         };
-        let Role::Lead(b) = join_or_lead((3, 1), b"B", false, false, 8) else {
+        let Role::Lead(b) = join_or_lead(&p, 1, b"B", false, false, 8) else {
             panic!("another server: its own batch")
         };
-        let Role::Lead(c) = join_or_lead((4, 0), b"C", false, false, 8) else {
+        let Role::Lead(c) = join_or_lead(&q, 0, b"C", false, false, 8) else {
             panic!("another pool: its own batch")
         };
+        let Role::Lead(d) = join_or_lead(&q, 5, b"D", false, false, 8) else {
+            panic!("a server the pool does not have: alone")
+        };
+        assert!(d.close().joiners.is_empty());
         drop((a, b, c));
     }
 
     #[test]
     fn a_cancelled_leader_releases_its_joiners() {
-        let key = (5, 0);
-        let Role::Lead(leader) = join_or_lead(key, b"A", false, false, 8) else {
+        let p = pool(1);
+        let Role::Lead(leader) = join_or_lead(&p, 0, b"A", false, false, 8) else {
             panic!()
         };
-        let Role::Joined(mut rx) = join_or_lead(key, b"B", false, false, 8) else {
+        let Role::Joined(mut rx) = join_or_lead(&p, 0, b"B", false, false, 8) else {
             panic!()
         };
         drop(leader);
@@ -192,8 +225,32 @@ mod tests {
             "the joiner learns it must go alone"
         );
         assert!(matches!(
-            join_or_lead(key, b"C", false, false, 8),
+            join_or_lead(&p, 0, b"C", false, false, 8),
             Role::Lead(_)
         ));
+    }
+
+    #[test]
+    fn a_batch_opened_on_one_thread_is_closed_from_another() {
+        // A multi-thread runtime may resume the leader elsewhere after its one pass.
+        let p = pool(1);
+        let Role::Lead(leader) = join_or_lead(&p, 0, b"A", false, false, 8) else {
+            panic!()
+        };
+        let q = Arc::clone(&p);
+        let joined = std::thread::spawn(move || {
+            matches!(join_or_lead(&q, 0, b"B", false, false, 8), Role::Joined(_))
+        })
+        .join()
+        .unwrap_or(false);
+        assert!(joined, "a task on another thread joins the open batch");
+        let b = std::thread::spawn(move || leader.close().wire)
+            .join()
+            .unwrap_or_default();
+        assert_eq!(b, b"B");
+        assert!(
+            matches!(join_or_lead(&p, 0, b"C", false, false, 8), Role::Lead(_)),
+            "no batch is left open"
+        );
     }
 }
