@@ -13,6 +13,7 @@
 //! malformed or oversized heads (hyper answers 400/431 as before), locations without an
 //! upstream pool or with `proxy_next_upstream http_*`.
 
+mod batch;
 pub mod chunked;
 mod date;
 mod deadline;
